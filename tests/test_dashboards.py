@@ -1,0 +1,52 @@
+"""Voila dashboards in a real browser (Debian's Chromium driven by Playwright): they render and react to a slider."""
+import os, shutil, socket, subprocess, sys, time, urllib.request
+from pathlib import Path
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = shutil.which('chromium') or '/usr/bin/chromium'
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium not installed (apt-get install chromium)")
+playwright = pytest.importorskip('playwright.sync_api')
+BROWSER_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+                '--disable-sync', '--no-first-run', '--disable-quic']
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
+
+@pytest.fixture
+def voila(tmp_path):
+    "Start Voila on a dashboard notebook; yields its URL; stops it afterwards."
+    procs = []
+    def start(name):
+        port = free_port()
+        log = open(tmp_path/f'voila-{name}.log', 'w')
+        p = subprocess.Popen([sys.executable, '-m', 'voila', str(ROOT/'nbs'/'dashboards'/f'{name}.ipynb'), '--no-browser',
+                              f'--port={port}', '--Voila.ip=127.0.0.1'], stdout=log, stderr=subprocess.STDOUT,
+                             env={**os.environ, 'MPLBACKEND': 'module://matplotlib_inline.backend_inline'})
+        procs.append(p)
+        url = f'http://127.0.0.1:{port}/'
+        for _ in range(120):
+            try: urllib.request.urlopen(url, timeout=60); return url
+            except Exception: time.sleep(0.5)
+        pytest.fail(f"Voila did not start: {(tmp_path/f'voila-{name}.log').read_text()[-2000:]}")
+    yield start
+    for p in procs: p.terminate(); p.wait(timeout=30)
+
+@pytest.fixture
+def page():
+    with playwright.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=BROWSER_ARGS)
+        pg = browser.new_page(viewport=dict(width=1280, height=1000))
+        yield pg
+        browser.close()
+
+def test_conv_explorer_renders_and_reacts(voila, page):
+    page.goto(voila('conv_explorer'), timeout=180_000)
+    formula = page.get_by_text('output height', exact=False).first
+    formula.wait_for(timeout=180_000)
+    assert '/1⌋ + 1 = 126' in formula.inner_text()            # 128-px retina, 3×3 kernel, stride 1
+    assert page.locator('.jupyter-widgets img, .output_png img, img').count() >= 1   # the figure is drawn
+    stride = page.locator('.widget-slider', has_text='stride').locator('.noUi-handle, .slider-handle, [role=slider]').first
+    stride.focus(); stride.press('ArrowRight')                   # stride 1 -> 2
+    page.wait_for_function("() => document.body.innerText.includes('/2⌋ + 1 = 63')", timeout=60_000)
