@@ -50,3 +50,11 @@ def test_conv_explorer_renders_and_reacts(voila, page):
     stride = page.locator('.widget-slider', has_text='stride').locator('.noUi-handle, .slider-handle, [role=slider]').first
     stride.focus(); stride.press('ArrowRight')                   # stride 1 -> 2
     page.wait_for_function("() => document.body.innerText.includes('/2⌋ + 1 = 63')", timeout=60_000)
+
+def test_architecture_explorer_follows_the_dropdown(voila, page):
+    import torchvision
+    page.goto(voila('architectures'), timeout=180_000)
+    page.get_by_text('11,689,512', exact=False).first.wait_for(timeout=180_000)     # ResNet-18 shown first
+    n_densenet = sum(p.numel() for p in torchvision.models.densenet121(weights=None).parameters())
+    page.locator('.widget-dropdown select').first.select_option('densenet121')
+    page.get_by_text(f'{n_densenet:,}', exact=False).first.wait_for(timeout=60_000)
