@@ -58,3 +58,16 @@ def test_architecture_explorer_follows_the_dropdown(voila, page):
     n_densenet = sum(p.numel() for p in torchvision.models.densenet121(weights=None).parameters())
     page.locator('.widget-dropdown select').first.select_option('densenet121')
     page.get_by_text(f'{n_densenet:,}', exact=False).first.wait_for(timeout=60_000)
+
+def test_ct_windowing_preset_moves_the_sliders_and_redraws(voila, page):
+    page.goto(voila('ct_windowing'), timeout=180_000)
+    width = page.locator('.widget-slider', has_text='width').locator('.widget-readout').first
+    width.wait_for(timeout=180_000)
+    page.wait_for_function("() => document.querySelectorAll('img').length > 0", timeout=180_000)
+    before = page.locator('img').first.get_attribute('src')
+    assert float(width.inner_text()) == 400                        # the abdomen window it starts with
+    page.locator('.widget-dropdown select').first.select_option('lung')
+    page.wait_for_function("() => [...document.querySelectorAll('.widget-readout')].some(e => e.innerText.trim().startsWith('1500'))",
+                           timeout=60_000)
+    page.wait_for_function("(old) => document.querySelector('img') && document.querySelector('img').src !== old", arg=before,
+                           timeout=60_000)                          # the image was redrawn with the new window
