@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, pandas as pd
 import torch, torch.nn as nn
+from .core import MedcnnError, BadArgumentError, DataError, set_seed  # first: it quiets fastai's import-time notices
 import timm
 from fastai.vision.all import create_head, DataLoaders, TfmdDL, TensorImage, TensorCategory
-from .core import MedcnnError, BadArgumentError, DataError, set_seed
 
 # %% auto #0
 __all__ = ['BACKBONES', 'STRATEGIES', 'SKLEARN_CLASSIFIERS', 'SMALL_DATASET_MAX', 'SIMILAR_MIN', 'BackboneSpec', 'list_backbones',

@@ -71,3 +71,14 @@ def test_ct_windowing_preset_moves_the_sliders_and_redraws(voila, page):
                            timeout=60_000)
     page.wait_for_function("(old) => document.querySelector('img') && document.querySelector('img').src !== old", arg=before,
                            timeout=60_000)                          # the image was redrawn with the new window
+
+def test_strategy_selector_recommends_and_trains_live(voila, page):
+    page.goto(voila('strategy_selector'), timeout=180_000)
+    page.get_by_text('Which transfer-learning strategy?').first.wait_for(timeout=180_000)
+    page.wait_for_function("() => document.body.innerText.includes('frozen_base')", timeout=180_000)  # 300 images, similarity 0.5
+    handle = page.locator('.widget-slider', has_text='similarity').locator('.noUi-handle, [role=slider]').first
+    handle.focus(); handle.press('ArrowLeft')                         # 0.50 -> 0.45: "different" from ImageNet
+    page.wait_for_function("() => document.body.innerText.includes('finetune_some')", timeout=60_000)
+    page.get_by_role('button', name='run it').click()                 # trains one epoch on the embedded chest samples
+    page.locator('table', has_text='finetune_some').first.wait_for(timeout=400_000)
+    assert 'auc' in page.locator('table', has_text='finetune_some').first.inner_text().lower()
