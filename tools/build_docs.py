@@ -2,20 +2,49 @@
 
 Quarto cannot be installed everywhere (its pip package downloads a binary), so CI proves the docs pipeline with
 what runs offline:
-1. nbdev's own pre-processing, exactly what `nbdev-proc-nbs` does minus its Quarto download: refresh `nbs/nbdev.yml`,
+1. every notebook in `nbs/` executed (nbconvert, in its own folder) into `_exec_nbs/`, so the docs show real outputs
+   (the notebooks are committed without them); `--no-execute` skips this and uses `nbs/` as it is;
+2. nbdev's own pre-processing, exactly what `nbdev-proc-nbs` does minus its Quarto download: refresh `nbs/nbdev.yml`,
    rebuild `_modidx.py`, write `nbs/sidebar.yml`, and process every notebook into `_proc/` (show_doc, hidden cells,
    directives resolved);
-2. a real render: every processed notebook executed and converted to HTML by nbconvert into `_docs/`.
-With Quarto installed, `nbdev-docs` builds the full site from the same `_proc/` folder instead.
+3. a real render: every processed notebook converted to HTML by nbconvert into `_docs/`.
+With Quarto installed, `nbdev-docs` builds the full site from the same notebooks instead.
 
 Usage: python tools/build_docs.py [--no-execute] [--workers N]
 """
-import argparse, os, subprocess, sys, time
+import argparse, json, os, re, shutil, subprocess, sys, time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-def preprocess(root: Path) -> Path:
-    "nbdev's docs pre-processing into `_proc/` (nbdev-proc-nbs without the Quarto install step)."
+def nbconvert(nb: Path, fmt: str, dest: Path, execute: bool) -> tuple:
+    "nbconvert `nb` (from its own folder): executed in place, or converted to `fmt` in `dest`; returns (nb, seconds, error)."
+    dest.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, '-m', 'nbconvert', '--to', fmt, str(nb), '--ExecutePreprocessor.timeout=900']
+    cmd += ['--execute', '--inplace'] if execute else ['--output-dir', str(dest)]
+    # in a virtual environment nbconvert's templates may sit under the base interpreter's share/jupyter
+    jupyter_path = os.pathsep.join(filter(None, [os.environ.get('JUPYTER_PATH'), str(Path(sys.base_prefix)/'share'/'jupyter')]))
+    t = time.time()
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=nb.parent,
+                       env={**os.environ, 'MPLBACKEND': 'module://matplotlib_inline.backend_inline', 'JUPYTER_PATH': jupyter_path})
+    return nb, time.time() - t, None if r.returncode == 0 else r.stderr[-3000:]
+
+def execute_all(nbs_path: Path, out: Path, workers: int) -> list:
+    "Copy `nbs_path` to `out` (a sibling, so relative paths still hold) and execute every notebook there in place."
+    if out.exists(): shutil.rmtree(out)
+    shutil.copytree(nbs_path, out, ignore=shutil.ignore_patterns('.ipynb_checkpoints'))
+    nbs = sorted(out.rglob('*.ipynb'))
+    for nb in nbs:   # the closing `nbdev_export()` cell would rewrite the library from every worker at once
+        d = json.loads(nb.read_text())
+        d['cells'] = [c for c in d['cells'] if 'nbdev_export()' not in ''.join(c.get('source', ''))]
+        for c in d['cells']:   # nbdev's `#| eval: false` (network cells) becomes nbclient's skip tag
+            if re.search(r'^#\|\s*eval:\s*false', ''.join(c.get('source', '')), re.M | re.I):
+                c.setdefault('metadata', {}).setdefault('tags', []).append('skip-execution')
+        nb.write_text(json.dumps(d, indent=1, ensure_ascii=False))
+    with ThreadPoolExecutor(workers) as ex:
+        return list(ex.map(lambda nb: nbconvert(nb, 'notebook', nb.parent, True), nbs))
+
+def preprocess(root: Path, path: Path) -> Path:
+    "nbdev's docs pre-processing of the notebooks in `path` into `_proc/` (nbdev-proc-nbs without the Quarto install)."
     os.chdir(root)
     from nbdev.config import get_config
     from nbdev.quarto import refresh_quarto_yml, nbdev_sidebar
@@ -25,18 +54,24 @@ def preprocess(root: Path) -> Path:
     refresh_quarto_yml()
     nbdev.doclinks._build_modidx()
     nbdev_sidebar.__wrapped__(path=cfg.nbs_path)
-    return proc_nbs(cfg.nbs_path, n_workers=0)
+    return proc_nbs(path, n_workers=0, force=True)
 
-def render(nb: Path, proc: Path, out: Path, execute: bool) -> tuple:
-    "Render one processed notebook to HTML with nbconvert; returns (notebook, seconds, error or None)."
-    dest = out/nb.relative_to(proc).parent
-    dest.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, '-m', 'nbconvert', '--to', 'html', '--output-dir', str(dest), str(nb),
-           '--ExecutePreprocessor.timeout=900']
-    if execute: cmd.append('--execute')
-    t = time.time()
-    r = subprocess.run(cmd, capture_output=True, text=True, cwd=nb.parent, env={**os.environ, 'MPLBACKEND': 'Agg'})
-    return nb, time.time() - t, None if r.returncode == 0 else r.stderr[-3000:]
+_CELL_KEYS = {'cell_type', 'id', 'metadata', 'source', 'outputs', 'execution_count', 'attachments'}
+
+def to_standard_nbformat(nb: Path):
+    "Make a processed notebook plain nbformat: drop what nbdev adds for Quarto (`has_sd`, front matter, timing records)."
+    d = json.loads(nb.read_text())
+    # the YAML front matter nbdev writes as a raw cell is for Quarto; nbconvert would print it as text
+    d['cells'] = [c for c in d.get('cells', []) if not (c['cell_type'] == 'raw' and ''.join(c['source']).startswith('---'))]
+    for cell in d['cells']:
+        for k in set(cell) - _CELL_KEYS: del cell[k]
+        cell.get('metadata', {}).pop('execution', None)   # timing records, partly rewritten by nbdev as numbers
+    nb.write_text(json.dumps(d, indent=1, ensure_ascii=False))
+
+def render(nb: Path, proc: Path, out: Path) -> tuple:
+    "Render one processed notebook to HTML (its stored outputs, no execution)."
+    to_standard_nbformat(nb)
+    return nbconvert(nb, 'html', out/nb.relative_to(proc).parent, False)
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -44,15 +79,20 @@ def main():
     ap.add_argument('--workers', type=int, default=2)
     args = ap.parse_args()
     root = Path(__file__).resolve().parent.parent
-    proc = preprocess(root)
+    source = root/'nbs'
+    results = []
+    if not args.no_execute:
+        results = execute_all(source, root/'_exec_nbs', args.workers)
+        source = root/'_exec_nbs'
+    proc = preprocess(root, source)
     out = root/'_docs'
     nbs = sorted(p for p in proc.rglob('*.ipynb') if '.ipynb_checkpoints' not in p.parts)
     if not nbs: sys.exit("build_docs: no processed notebooks found in _proc/. Fix: run from a clone with nbs/")
     with ThreadPoolExecutor(args.workers) as ex:
-        results = list(ex.map(lambda nb: render(nb, proc, out, not args.no_execute), nbs))
+        results += list(ex.map(lambda nb: render(nb, proc, out), nbs))
     failed = [(nb, err) for nb, _, err in results if err]
-    for nb, secs, err in results: print(f"{'FAILED' if err else 'ok    '} {secs:6.1f}s  {nb.relative_to(proc)}")
-    for nb, err in failed: print(f"\n--- {nb.relative_to(proc)} ---\n{err}")
+    for nb, secs, err in results: print(f"{'FAILED' if err else 'ok    '} {secs:6.1f}s  {nb.relative_to(root)}")
+    for nb, err in failed: print(f"\n--- {nb.relative_to(root)} ---\n{err}")
     html = list(out.rglob('*.html'))
     print(f"build_docs: {len(html)} HTML pages in {out}, {len(failed)} failed")
     sys.exit(1 if failed or len(html) < len(nbs) else 0)
