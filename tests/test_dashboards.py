@@ -1,5 +1,5 @@
 """Voila dashboards in a real browser (Debian's Chromium driven by Playwright): they render and react to a slider."""
-import os, shutil, socket, subprocess, sys, time, urllib.request
+import os, shutil, socket, subprocess, sys, time
 from pathlib import Path
 import pytest
 
@@ -14,6 +14,20 @@ def free_port():
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
 
+class Dashboard(str):
+    "The URL of a running Voila dashboard, with its server log at hand."
+    def __new__(cls, url, log): o = super().__new__(cls, url); o.log = log; return o
+
+def open_dashboard(page, dashboard, ready_text, tries=2):
+    "Load `dashboard` and wait until `ready_text` shows; one retry, then fail with the end of Voila's log."
+    for attempt in range(tries):
+        try:
+            page.goto(dashboard, wait_until='commit', timeout=120_000)
+            page.get_by_text(ready_text, exact=False).first.wait_for(timeout=180_000)
+            return
+        except playwright.Error as e: err = e
+    pytest.fail(f"{dashboard} did not show {ready_text!r}: {err}\n--- voila log ---\n{dashboard.log.read_text()[-3000:]}")
+
 @pytest.fixture
 def voila(tmp_path):
     "Start Voila on a dashboard notebook; yields its URL; stops it afterwards."
@@ -25,11 +39,12 @@ def voila(tmp_path):
                               f'--port={port}', '--Voila.ip=127.0.0.1'], stdout=log, stderr=subprocess.STDOUT,
                              env={**os.environ, 'MPLBACKEND': 'module://matplotlib_inline.backend_inline'})
         procs.append(p)
-        url = f'http://127.0.0.1:{port}/'
-        for _ in range(120):
-            try: urllib.request.urlopen(url, timeout=60); return url
-            except Exception: time.sleep(0.5)
-        pytest.fail(f"Voila did not start: {(tmp_path/f'voila-{name}.log').read_text()[-2000:]}")
+        for _ in range(240):                      # wait for the port only: a GET of the page would run the notebook
+            try:
+                with socket.create_connection(('127.0.0.1', port), timeout=1): break
+            except OSError: time.sleep(0.5)
+        else: pytest.fail(f"Voila did not start: {(tmp_path/f'voila-{name}.log').read_text()[-2000:]}")
+        return Dashboard(f'http://127.0.0.1:{port}/', tmp_path/f'voila-{name}.log')
     yield start
     for p in procs: p.terminate(); p.wait(timeout=30)
 
@@ -42,9 +57,8 @@ def page():
         browser.close()
 
 def test_conv_explorer_renders_and_reacts(voila, page):
-    page.goto(voila('conv_explorer'), timeout=180_000)
+    open_dashboard(page, voila('conv_explorer'), 'output height')
     formula = page.get_by_text('output height', exact=False).first
-    formula.wait_for(timeout=180_000)
     assert '/1⌋ + 1 = 126' in formula.inner_text()            # 128-px retina, 3×3 kernel, stride 1
     assert page.locator('.jupyter-widgets img, .output_png img, img').count() >= 1   # the figure is drawn
     stride = page.locator('.widget-slider', has_text='stride').locator('.noUi-handle, .slider-handle, [role=slider]').first
@@ -53,16 +67,15 @@ def test_conv_explorer_renders_and_reacts(voila, page):
 
 def test_architecture_explorer_follows_the_dropdown(voila, page):
     import torchvision
-    page.goto(voila('architectures'), timeout=180_000)
-    page.get_by_text('11,689,512', exact=False).first.wait_for(timeout=180_000)     # ResNet-18 shown first
+    open_dashboard(page, voila('architectures'), '11,689,512')     # ResNet-18 shown first
     n_densenet = sum(p.numel() for p in torchvision.models.densenet121(weights=None).parameters())
     page.locator('.widget-dropdown select').first.select_option('densenet121')
     page.get_by_text(f'{n_densenet:,}', exact=False).first.wait_for(timeout=60_000)
 
 def test_ct_windowing_preset_moves_the_sliders_and_redraws(voila, page):
-    page.goto(voila('ct_windowing'), timeout=180_000)
+    open_dashboard(page, voila('ct_windowing'), 'preset')
     width = page.locator('.widget-slider', has_text='width').locator('.widget-readout').first
-    width.wait_for(timeout=180_000)
+    width.wait_for(timeout=60_000)
     page.wait_for_function("() => document.querySelectorAll('img').length > 0", timeout=180_000)
     before = page.locator('img').first.get_attribute('src')
     assert float(width.inner_text()) == 400                        # the abdomen window it starts with
@@ -73,8 +86,7 @@ def test_ct_windowing_preset_moves_the_sliders_and_redraws(voila, page):
                            timeout=60_000)                          # the image was redrawn with the new window
 
 def test_strategy_selector_recommends_and_trains_live(voila, page):
-    page.goto(voila('strategy_selector'), timeout=180_000)
-    page.get_by_text('Which transfer-learning strategy?').first.wait_for(timeout=180_000)
+    open_dashboard(page, voila('strategy_selector'), 'Which transfer-learning strategy?')
     page.wait_for_function("() => document.body.innerText.includes('frozen_base')", timeout=180_000)  # 300 images, similarity 0.5
     handle = page.locator('.widget-slider', has_text='similarity').locator('.noUi-handle, [role=slider]').first
     handle.focus(); handle.press('ArrowLeft')                         # 0.50 -> 0.45: "different" from ImageNet
