@@ -214,8 +214,11 @@ def read_source(source,             # folder, CSV, MedMNIST `.npz`, DICOM folder
                                             fix="give columns item (or path), label[, patient_id][, split]")
         if 'patient_id' not in df: df['patient_id'] = [Path(str(p)).stem for p in df['item']]
         if 'split' not in df: df['split'] = None
-        df['split'] = [None if s is None or (isinstance(s, float) and np.isnan(s)) or s == '' else SPLIT_NAMES.get(str(s).lower(), s)
-                       for s in df['split']]
+        raw = [None if s is None or (isinstance(s, float) and np.isnan(s)) or str(s).strip() == '' else str(s).strip().lower()
+               for s in df['split']]
+        bad = sorted(set(s for s in raw if s is not None and s not in SPLIT_NAMES))
+        if bad: raise DataError(f"unknown split name(s) {bad}", thing="source", fix="use train, valid (or val) and test, or leave split empty")
+        df['split'] = [None if s is None else SPLIT_NAMES[s] for s in raw]
         if df['label'].isna().any() or (df['label'].astype(str).str.strip() == '').any():
             raise DataError("some labels are blank", thing="source", fix="fill in or drop those rows")
         return df[['item', 'label', 'patient_id', 'split']].reset_index(drop=True)
@@ -260,6 +263,9 @@ def patient_split(df:pd.DataFrame,      # the table from `read_source`
 def check_leakage(df:pd.DataFrame # a table with `patient_id` and `split` columns
                  )->pd.DataFrame:
     "Patients found in more than one split of `df`: one row per patient with the splits and image counts."
+    missing = [c for c in ('patient_id', 'split') if c not in df]
+    if missing: raise DataError(f"the table has no {', '.join(missing)} column", thing="df",
+                                fix="pass read_source(...) or dls.source_df, which have patient_id and split")
     d = df.dropna(subset=['split'])
     counts = d.groupby(['patient_id', 'split']).size().unstack(fill_value=0)
     leaked = counts[(counts > 0).sum(axis=1) > 1]

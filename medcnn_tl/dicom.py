@@ -105,6 +105,9 @@ class DicomImage:
         "One frame (the middle one by default) as `(H,W)` or `(H,W,3)`."
         multi = self.pixels.ndim == (4 if self.is_rgb else 3)
         if not multi: return self.pixels
+        if i is not None and not -len(self.pixels) <= i < len(self.pixels):
+            raise BadArgumentError(f"frame {i} does not exist: the image has {len(self.pixels)} frames", thing=str(self.path),
+                                   fix=f"use frame=0..{len(self.pixels)-1}")
         return self.pixels[len(self.pixels) // 2 if i is None else i]
     def to_uint8(self, window=None, frame:int=None)->np.ndarray:
         "The picture a viewer shows: `window` (name, (level, width) or None for the file's), MONOCHROME1 inverted."
@@ -201,6 +204,8 @@ def _read_dicom(path:Path, max_pixels:int, frame:int)->DicomImage:
     if rows * cols * frames > max_pixels:
         raise DataError(f"the pixel data has {rows * cols * frames:,} pixels (more than max_pixels={max_pixels:,})", thing=str(path),
                         fix="pass a larger max_pixels if you trust the file, or read one frame at a time")
+    if frame is not None and frames > 1 and not -frames <= frame < frames:
+        raise BadArgumentError(f"frame {frame} does not exist: the file has {frames} frames", thing=str(path), fix=f"use frame=0..{frames-1}")
     arr = _decode(ds, path)
     if frame is not None and frames > 1: arr = arr[frame]
     photometric = str(ds.get('PhotometricInterpretation', '')).strip()
@@ -265,6 +270,7 @@ def window_image(pixels:np.ndarray, # values in physical units (HU)
                  invert:bool=False  # show low values white (MONOCHROME1)
                 )->np.ndarray:
     "`pixels` seen through the window (`level`, `width`), as `uint8` 0..255."
+    if not width > 0: raise BadArgumentError(f"the window width must be positive, got {width}", thing="width", fix="e.g. window_image(px, 40, 400)")
     lo = level - width / 2
     out = np.clip((np.asarray(pixels, np.float32) - np.float32(lo)) * np.float32(255.0 / width), 0, 255)
     out = out.round().astype(np.uint8)

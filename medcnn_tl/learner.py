@@ -177,8 +177,9 @@ def medical_metrics(targets,              # true labels (N,)
             sens_k.append(se); spec_k.append(sp); prec_k.append(pr); f1_k.append(_div(2*pr*se, pr+se))
             auc_k.append(_auc_binary((y == k).astype(int), P[:, k]))
         present = [k for k in range(C) if (y == k).any()]
-        sens, spec = float(np.mean([sens_k[k] for k in present])), float(np.mean(spec_k))
-        prec, f1, auc = float(np.mean(prec_k)), float(np.mean(f1_k)), float(np.nanmean(auc_k))
+        used = sorted(set(y.tolist()) | set(pred.tolist()))     # the classes sklearn averages over (unique_labels)
+        sens, spec = float(np.mean([sens_k[k] for k in present])), float(np.mean([spec_k[k] for k in used]))
+        prec, f1, auc = float(np.mean([prec_k[k] for k in used])), float(np.mean([f1_k[k] for k in used])), float(np.nanmean(auc_k))
     bal = (sens + spec)/2 if C == 2 else sens
     return dict(accuracy=float((pred == y).mean()), balanced_accuracy=float(bal), auc=auc, f1=f1, precision=prec,
                 sensitivity=sens, specificity=spec, threshold=threshold, n=int(len(y)))

@@ -216,6 +216,9 @@ def create_body(arch:str='efficientnet_lite0', # a name from `BACKBONES`
     if not isinstance(n_in, int) or n_in < 1:
         raise BadArgumentError(f"n_in must be a positive integer, got {n_in!r}", thing="n_in", fix="use 1 (grey) or 3 (RGB)")
     weights = 'none' if weights is None else weights
+    if not isinstance(weights, (str, Path)):
+        raise BadArgumentError(f"weights must be 'imagenet', 'none' or the path of a .pth file, got {weights!r}", thing="weights",
+                               fix="e.g. weights='imagenet' (True/False are not accepted)")
     if isinstance(weights, str) and weights not in ('imagenet', 'none') and not Path(weights).suffix:
         raise BadArgumentError(f"unknown weights {weights!r}", thing="weights",
                                fix="use 'imagenet', 'none' or the path of a .pth file")
