@@ -2,7 +2,7 @@
 
 Quarto cannot be installed everywhere (its pip package downloads a binary), so CI proves the docs pipeline with
 what runs offline:
-1. every notebook in `nbs/` executed (nbconvert, in its own folder) into `_exec_nbs/`, so the docs show real outputs
+1. every notebook in `nbs/` executed (execnb, as nbdev-test does, in its own folder) into `_exec_nbs/`, so the docs show real outputs
    (the notebooks are committed without them); `--no-execute` skips this and uses `nbs/` as it is;
 2. nbdev's own pre-processing, exactly what `nbdev-proc-nbs` does minus its Quarto download: refresh `nbs/nbdev.yml`,
    rebuild `_modidx.py`, write `nbs/sidebar.yml`, and process every notebook into `_proc/` (show_doc, hidden cells,
@@ -16,17 +16,26 @@ import argparse, json, os, re, shutil, subprocess, sys, time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-def nbconvert(nb: Path, fmt: str, dest: Path, execute: bool) -> tuple:
-    "nbconvert `nb` (from its own folder): executed in place, or converted to `fmt` in `dest`; returns (nb, seconds, error)."
+def nbconvert(nb: Path, fmt: str, dest: Path) -> tuple:
+    "Convert `nb` to `fmt` in `dest` with nbconvert (stored outputs, no execution); returns (nb, seconds, error or None)."
     dest.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, '-m', 'nbconvert', '--to', fmt, str(nb), '--ExecutePreprocessor.timeout=900']
-    cmd += ['--execute', '--inplace'] if execute else ['--output-dir', str(dest)]
+    cmd = [sys.executable, '-m', 'nbconvert', '--to', fmt, str(nb), '--output-dir', str(dest)]
     # in a virtual environment nbconvert's templates may sit under the base interpreter's share/jupyter
     jupyter_path = os.pathsep.join(filter(None, [os.environ.get('JUPYTER_PATH'), str(Path(sys.base_prefix)/'share'/'jupyter')]))
     t = time.time()
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=nb.parent,
                        env={**os.environ, 'MPLBACKEND': 'module://matplotlib_inline.backend_inline', 'JUPYTER_PATH': jupyter_path})
     return nb, time.time() - t, None if r.returncode == 0 else r.stderr[-3000:]
+
+def execute_one(nb: Path):
+    "Execute `nb` in place, in this process, from its own folder, with execnb (the engine of nbdev-test and nbdev's docs)."
+    from fastcore.nbio import read_nb, write_nb
+    from execnb.shell import CaptureShell
+    os.chdir(nb.parent)
+    d = read_nb(nb)
+    skip = lambda cell: bool(re.search(r'^#\|\s*eval:\s*false', cell.source or '', re.M | re.I))   # nbdev's network cells
+    CaptureShell().run_all(d, exc_stop=True, preproc=skip, cell_timeout=900)
+    write_nb(d, nb)
 
 def execute_all(nbs_path: Path, out: Path, workers: int) -> list:
     "Copy `nbs_path` to `out` (a sibling, so relative paths still hold) and execute every notebook there in place."
@@ -36,12 +45,14 @@ def execute_all(nbs_path: Path, out: Path, workers: int) -> list:
     for nb in nbs:   # the closing `nbdev_export()` cell would rewrite the library from every worker at once
         d = json.loads(nb.read_text())
         d['cells'] = [c for c in d['cells'] if 'nbdev_export()' not in ''.join(c.get('source', ''))]
-        for c in d['cells']:   # nbdev's `#| eval: false` (network cells) becomes nbclient's skip tag
-            if re.search(r'^#\|\s*eval:\s*false', ''.join(c.get('source', '')), re.M | re.I):
-                c.setdefault('metadata', {}).setdefault('tags', []).append('skip-execution')
         nb.write_text(json.dumps(d, indent=1, ensure_ascii=False))
+    def run(nb):   # one process per notebook, as nbdev-test does: no state shared between notebooks
+        t = time.time()
+        r = subprocess.run([sys.executable, str(Path(__file__).resolve()), '--execute-one', str(nb)], capture_output=True, text=True,
+                           env={**os.environ, 'MPLBACKEND': 'module://matplotlib_inline.backend_inline'})
+        return nb, time.time() - t, None if r.returncode == 0 else r.stderr[-3000:]
     with ThreadPoolExecutor(workers) as ex:
-        return list(ex.map(lambda nb: nbconvert(nb, 'notebook', nb.parent, True), nbs))
+        return list(ex.map(run, nbs))
 
 def preprocess(root: Path, path: Path) -> Path:
     "nbdev's docs pre-processing of the notebooks in `path` into `_proc/` (nbdev-proc-nbs without the Quarto install)."
@@ -71,13 +82,15 @@ def to_standard_nbformat(nb: Path):
 def render(nb: Path, proc: Path, out: Path) -> tuple:
     "Render one processed notebook to HTML (its stored outputs, no execution)."
     to_standard_nbformat(nb)
-    return nbconvert(nb, 'html', out/nb.relative_to(proc).parent, False)
+    return nbconvert(nb, 'html', out/nb.relative_to(proc).parent)
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--no-execute', action='store_true', help='render stored outputs only (fast)')
     ap.add_argument('--workers', type=int, default=2)
+    ap.add_argument('--execute-one', type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.execute_one: return execute_one(args.execute_one.resolve())
     root = Path(__file__).resolve().parent.parent
     source = root/'nbs'
     results = []
