@@ -16,15 +16,14 @@ import argparse, json, os, re, shutil, subprocess, sys, time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-def nbconvert(nb: Path, fmt: str, dest: Path) -> tuple:
-    "Convert `nb` to `fmt` in `dest` with nbconvert (stored outputs, no execution); returns (nb, seconds, error or None)."
+def to_html(nb: Path, dest: Path) -> tuple:
+    "Convert `nb` to HTML in `dest` with nbconvert (stored outputs, no execution); returns (nb, seconds, error or None)."
     dest.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, '-m', 'nbconvert', '--to', fmt, str(nb), '--output-dir', str(dest)]
+    cmd = [sys.executable, '-m', 'nbconvert', '--to', 'html', str(nb), '--output-dir', str(dest)]
     # in a virtual environment nbconvert's templates may sit under the base interpreter's share/jupyter
     jupyter_path = os.pathsep.join(filter(None, [os.environ.get('JUPYTER_PATH'), str(Path(sys.base_prefix)/'share'/'jupyter')]))
     t = time.time()
-    r = subprocess.run(cmd, capture_output=True, text=True, cwd=nb.parent,
-                       env={**os.environ, 'MPLBACKEND': 'module://matplotlib_inline.backend_inline', 'JUPYTER_PATH': jupyter_path})
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=nb.parent, env={**os.environ, 'JUPYTER_PATH': jupyter_path})
     return nb, time.time() - t, None if r.returncode == 0 else r.stderr[-3000:]
 
 def execute_one(nb: Path):
@@ -33,7 +32,9 @@ def execute_one(nb: Path):
     from execnb.shell import CaptureShell
     os.chdir(nb.parent)
     d = read_nb(nb)
-    skip = lambda cell: bool(re.search(r'^#\|\s*eval:\s*false', cell.source or '', re.M | re.I))   # nbdev's network cells
+    def skip(cell):   # nbdev's `eval: false` (network) cells, and the closing `nbdev_export()`, which would rewrite the library
+        src = cell.source or ''
+        return 'nbdev_export()' in src or bool(re.search(r'^#\|\s*eval:\s*false', src, re.M | re.I))
     CaptureShell().run_all(d, exc_stop=True, preproc=skip, cell_timeout=900)
     write_nb(d, nb)
 
@@ -42,10 +43,6 @@ def execute_all(nbs_path: Path, out: Path, workers: int) -> list:
     if out.exists(): shutil.rmtree(out)
     shutil.copytree(nbs_path, out, ignore=shutil.ignore_patterns('.ipynb_checkpoints'))
     nbs = sorted(out.rglob('*.ipynb'))
-    for nb in nbs:   # the closing `nbdev_export()` cell would rewrite the library from every worker at once
-        d = json.loads(nb.read_text())
-        d['cells'] = [c for c in d['cells'] if 'nbdev_export()' not in ''.join(c.get('source', ''))]
-        nb.write_text(json.dumps(d, indent=1, ensure_ascii=False))
     def run(nb):   # one process per notebook, as nbdev-test does: no state shared between notebooks
         t = time.time()
         r = subprocess.run([sys.executable, str(Path(__file__).resolve()), '--execute-one', str(nb)], capture_output=True, text=True,
@@ -82,7 +79,7 @@ def to_standard_nbformat(nb: Path):
 def render(nb: Path, proc: Path, out: Path) -> tuple:
     "Render one processed notebook to HTML (its stored outputs, no execution)."
     to_standard_nbformat(nb)
-    return nbconvert(nb, 'html', out/nb.relative_to(proc).parent)
+    return to_html(nb, out/nb.relative_to(proc).parent)
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
