@@ -13,7 +13,8 @@ from pathlib import Path
 import torch, torch.nn as nn
 from fastai.callback.core import Callback
 from medcnn_tl.core import set_seed
-from medcnn_tl.transfer import transfer_model, apply_strategy, tensor_dls, toy_images
+from medcnn_tl.transfer import transfer_model, apply_strategy
+from medcnn_tl.data import tensor_dls, toy_images
 from medcnn_tl.learner import medical_learner
 
 class TrainTimer(Callback):

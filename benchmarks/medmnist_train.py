@@ -20,7 +20,7 @@ def main():
     p.add_argument('--strategy', default=None, help='override the default (for tuning only)')
     a = p.parse_args()
     if a.threads: torch.set_num_threads(a.threads)
-    from medcnn_tl.learner import train_source
+    from medcnn_tl.lab import train_source
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         res = train_source(a.npz, out=tmp, epochs=a.epochs, size=a.size, strategy=a.strategy)

@@ -16,7 +16,7 @@ def main():
     a = p.parse_args()
     if a.threads: torch.set_num_threads(a.threads)
     from medcnn_tl.core import samples_path
-    from medcnn_tl.learner import train_source
+    from medcnn_tl.lab import train_source
     data = a.data or samples_path('chest_phantom_28.npz')
     runs = []
     for i in range(2):

@@ -19,19 +19,20 @@ from torch.overrides import TorchFunctionMode
 from .core import BadArgumentError
 
 # %% auto #0
-__all__ = ['VGG_CONFIGS', 'ARCHITECTURES', 'check_image', 'LeNet5', 'AlexNet', 'randomize_', 'compare_with_torchvision',
-           'vgg_features', 'VGG', 'vgg16', 'vgg19', 'BasicConv2d', 'Inception', 'InceptionAux', 'GoogLeNet',
-           'googlenet', 'InceptionV3Block', 'conv3x3', 'conv1x1', 'BasicBlock', 'Bottleneck', 'ResNet', 'resnet18',
-           'resnet34', 'resnet50', 'resnet101', 'resnet152', 'PreActBasicBlock', 'PreActBottleneck', 'ResNetV2',
-           'resnet18_v2', 'resnet34_v2', 'resnet50_v2', 'resnet152_v2', 'timm_resnetv2_state_dict', 'DenseLayer',
-           'DenseBlock', 'Transition', 'DenseNet', 'densenet121', 'densenet169', 'densenet201', 'SmallCNN',
-           'ModelSummary', 'summary', 'adapt_input_conv_weight', 'adapt_first_conv', 'stacked_vs_single',
-           'gradient_norms', 'plain_vs_residual', 'dense_block_params', 'dense_block_growth', 'ArchInfo', 'arch_info',
-           'build_arch', 'published_top1', 'stages', 'block_diagram', 'arch_explorer']
+__all__ = ['VGG_CONFIGS', 'ARCHITECTURES', 'first_conv', 'check_image', 'LeNet5', 'AlexNet', 'randomize_',
+           'compare_with_torchvision', 'vgg_features', 'VGG', 'vgg16', 'vgg19', 'BasicConv2d', 'Inception',
+           'InceptionAux', 'GoogLeNet', 'googlenet', 'InceptionV3Block', 'conv3x3', 'conv1x1', 'BasicBlock',
+           'Bottleneck', 'ResNet', 'resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152', 'PreActBasicBlock',
+           'PreActBottleneck', 'ResNetV2', 'resnet18_v2', 'resnet34_v2', 'resnet50_v2', 'resnet152_v2',
+           'timm_resnetv2_state_dict', 'DenseLayer', 'DenseBlock', 'Transition', 'DenseNet', 'densenet121',
+           'densenet169', 'densenet201', 'SmallCNN', 'ModelSummary', 'summary', 'adapt_input_conv_weight',
+           'adapt_first_conv', 'stacked_vs_single', 'gradient_norms', 'plain_vs_residual', 'dense_block_params',
+           'dense_block_growth', 'ArchInfo', 'arch_info', 'build_arch', 'published_top1', 'stages', 'block_diagram']
 
 # %% ../nbs/02_archs.ipynb #b95466e3
-def _first_conv(model:nn.Module)->nn.Conv2d:
-    return next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
+def first_conv(model:nn.Module)->tuple:
+    "The `(name, module)` of the first `nn.Conv2d` of `model` (the stem), or `(None, None)` when it has none."
+    return next(((n, m) for n, m in model.named_modules() if isinstance(m, nn.Conv2d)), (None, None))
 
 def check_image(x:Tensor,          # a batch of images (batch, channels, height, width)
                 model:nn.Module,   # the network that will receive it
@@ -44,7 +45,7 @@ def check_image(x:Tensor,          # a batch of images (batch, channels, height,
         shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
         raise BadArgumentError(f"expected a 4-D batch (batch, channels, height, width), got {shape}", thing=name,
                                fix="add the missing axes, e.g. image[None] for one (C, H, W) image")
-    conv = _first_conv(model)
+    _, conv = first_conv(model)
     if conv is not None and x.shape[1] != conv.in_channels:
         raise BadArgumentError(f"the network takes {conv.in_channels}-channel images, got {x.shape[1]} channel(s)",
                                thing=name, fix=f"use adapt_first_conv(model, in_channels={x.shape[1]}) to adapt the "
@@ -800,11 +801,10 @@ def adapt_first_conv(model:nn.Module,  # a network whose first `nn.Conv2d` is th
                      in_channels:int=1 # channels of the new input
                     )->nn.Module:
     "Replace the first convolution of `model` (in place) with one taking `in_channels`, weights adapted from it."
-    names = [n for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]
-    if not names:
+    name, old = first_conv(model)
+    if old is None:
         raise BadArgumentError("the model has no nn.Conv2d to adapt", thing=type(model).__name__,
                                fix="pass a convolutional network")
-    name = names[0]; old = model.get_submodule(name)
     new = nn.Conv2d(in_channels, old.out_channels, old.kernel_size, old.stride, old.padding, old.dilation,
                     old.groups if old.groups == 1 else in_channels, old.bias is not None, old.padding_mode,
                     device=old.weight.device, dtype=old.weight.dtype)
@@ -1073,35 +1073,3 @@ def block_diagram(model:nn.Module,         # any network
     ax.legend(handles, list(_COLOURS), loc='lower right', fontsize=7, ncol=5, frameon=False, bbox_to_anchor=(1, -0.06))
     ax.set_title(title or f'{type(model).__name__}: input {"×".join(map(str, input_size))}', fontsize=10, loc='left')
     return ax
-
-# %% ../nbs/02_archs.ipynb #db48ef1b
-def _info_html(name:str, s:ModelSummary)->str:
-    info = arch_info(name)
-    top1 = published_top1(name)
-    rows = ''.join(f"<tr><td>{r['source']}</td><td>{'' if pd.isna(r['top-1 (%)']) else r['top-1 (%)']}</td>"
-                   f"<td style='text-align:left'>{r['details']}</td></tr>" for _, r in top1.iterrows())
-    return (f"<h3>{name} ({info.year})</h3><p><i>{info.idea}</i></p>"
-            f"<p><b>{s.total_params:,}</b> parameters &nbsp; <b>{s.total_mult_adds / 1e9:.3f} G</b> multiply-adds "
-            f"per {'×'.join(map(str, info.input_size))} image</p>"
-            f"<table><tr><th>source</th><th>ImageNet top-1 (%)</th><th>details</th></tr>{rows}</table>")
-
-def arch_explorer(name:str='resnet18')->'ipywidgets.VBox':
-    "Widget: choose an architecture (`name` first), see params/mult-adds vs published top-1, a block diagram, the layer table."
-    import ipywidgets as widgets, matplotlib.pyplot as plt
-    arch_info(name)
-    dropdown = widgets.Dropdown(options=list(ARCHITECTURES), value=name, description='network')
-    info, diagram, table = widgets.HTML(), widgets.Output(), widgets.HTML()
-    def show(change=None):
-        n = dropdown.value; a = arch_info(n)
-        model = build_arch(n, 'meta')                      # no weights in memory: instant even for VGG-19
-        s = summary(model, a.input_size)
-        info.value = _info_html(n, s)
-        table.value = f'<div style="max-height:360px;overflow:auto">{s.table.to_html(index=False)}</div>'
-        diagram.clear_output(wait=True)
-        with diagram:
-            ax = block_diagram(model, a.input_size, title=n); plt.show()
-    dropdown.observe(show, names='value')
-    show()
-    box = widgets.VBox([dropdown, info, widgets.Tab(children=[diagram, table], titles=('block diagram', 'layer table'))])
-    box.dropdown, box.info, box.table = dropdown, info, table
-    return box

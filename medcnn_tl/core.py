@@ -6,19 +6,15 @@ Docs: https://medcnn-tl.github.io/medcnn_tl/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #baca308f
 from __future__ import annotations
-import os, random, importlib.util, warnings
+import os, random, importlib.util, warnings, contextlib
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import torch
 
-# fastai and timm still call `torch.jit.script` at import; the FutureWarning that triggers is for their maintainers,
-# not for a student reading a lesson or a CLI user reading stderr.
-warnings.filterwarnings('ignore', message=r'.*torch\.jit\.script.* is deprecated', category=FutureWarning)
-
 # %% auto #0
-__all__ = ['MedcnnError', 'BadArgumentError', 'DataError', 'MissingDependencyError', 'DeviceChoice', 'pick_device',
-           'device_report', 'set_seed', 'samples_path']
+__all__ = ['KNOWN_NOTICES', 'MedcnnError', 'BadArgumentError', 'DataError', 'MissingDependencyError', 'quiet_notices',
+           'check_positive_int', 'DeviceChoice', 'pick_device', 'device_report', 'set_seed', 'samples_path']
 
 # %% ../nbs/00_core.ipynb #aba157af
 class MedcnnError(Exception):
@@ -45,6 +41,27 @@ class DataError(MedcnnError):
 
 class MissingDependencyError(MedcnnError, ImportError):
     "An optional package is needed for this; the fix names the `pip install`."
+
+# %% ../nbs/00_core.ipynb #a7613d36
+KNOWN_NOTICES = (r'.*torch\.jit\.script.* is deprecated',)  # messages of third-party notices we silence
+
+@contextlib.contextmanager
+def quiet_notices(*patterns:str # more message regexes to silence (on top of `KNOWN_NOTICES`)
+                 ):
+    "Silence the known third-party notices (`KNOWN_NOTICES` + `patterns`) inside the block; warnings filters are restored after it."
+    with warnings.catch_warnings():
+        for p in KNOWN_NOTICES + patterns: warnings.filterwarnings('ignore', message=p)
+        yield
+
+# %% ../nbs/00_core.ipynb #d3765dd8
+def check_positive_int(value, # the value given
+                       name:str, # its name, as the user typed it (e.g. 'epochs')
+                       example:int=3 # a sensible value for the fix
+                      )->int:
+    "`value` as an int when it is a whole number >= 1, else `BadArgumentError` naming `name`."
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise BadArgumentError(f"{name} must be a positive integer, got {value!r}", thing=name, fix=f"use e.g. {name}={example}")
+    return int(value)
 
 # %% ../nbs/00_core.ipynb #d45fd5fa
 @dataclass

@@ -6,26 +6,26 @@ Docs: https://medcnn-tl.github.io/medcnn_tl/data.html.md"""
 
 # %% ../nbs/04_data.ipynb #a5c87933
 from __future__ import annotations
-import re, warnings, hashlib, urllib.request
+import re, math, warnings, hashlib, urllib.request
 from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch, pydicom
 from PIL import Image, UnidentifiedImageError
 from fastcore.basics import store_attr
-with warnings.catch_warnings():   # fastai's import-time `torch.jit.script` FutureWarning would be one more stderr line for the CLI
-    warnings.filterwarnings('ignore', message='.*torch.jit.script.*', category=FutureWarning)
+from .core import MedcnnError, BadArgumentError, DataError, MissingDependencyError, samples_path, set_seed, quiet_notices
+with quiet_notices():   # fastai's import-time notices are for its maintainers, not for our users
     from fastai.data.core import Datasets, DataLoaders, TfmdDL
     from fastai.data.transforms import Categorize, EncodedMultiCategorize, IntToFloatTensor, Normalize, Transform
     from fastai.torch_core import TensorImage, TensorCategory
     from fastai.vision.augment import aug_transforms
-from .core import MedcnnError, BadArgumentError, DataError, MissingDependencyError, samples_path, set_seed
 from .dicom import read_dicom, window_image, is_dicom_file
 
 # %% auto #0
 __all__ = ['IMAGE_EXTS', 'DICOM_EXTS', 'MAX_PIXELS', 'SPLIT_NAMES', 'LABEL_FILES', 'IMAGENET_STATS', 'load_image', 'read_source',
            'patient_split', 'check_leakage', 'StoredImage', 'RowLabel', 'ToChannels', 'get_dls', 'MedDataLoaders',
-           'get_test_dl', 'download_medmnist', 'dataset_summary', 'plot_summary', 'inspect_path']
+           'get_test_dl', 'download_medmnist', 'dataset_summary', 'plot_summary', 'inspect_path', 'TensorImageDataset',
+           'n_channels', 'plain_train_dl', 'tensor_dls', 'toy_images']
 
 # %% ../nbs/04_data.ipynb #37fcf378
 IMAGE_EXTS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.gif', '.webp')
@@ -598,3 +598,60 @@ def _inspect(path, show_identifying):
               + (f" — e.g. {', '.join(leaked.patient_id.astype(str)[:5])}. Fix: move each patient to one split." if len(leaked) else " (good).")]
     if df['split'].isna().all(): lines.append("No splits given: get_dls will split by patient (valid_pct).")
     return '\n'.join(lines)
+
+# %% ../nbs/04_data.ipynb #81525573
+class TensorImageDataset(torch.utils.data.Dataset):
+    "Images `x` (N,C,H,W float) and labels `y` (N,) as fastai-typed pairs; `vocab` names the classes."
+    def __init__(self, x, y, vocab=None):
+        self.x, self.y = torch.as_tensor(x).float(), torch.as_tensor(y).long().view(-1)
+        self.vocab = list(vocab) if vocab is not None else [str(i) for i in range(int(self.y.max())+1)]
+        self.c = len(self.vocab)
+    def __len__(self): return len(self.x)
+    def __getitem__(self, i): return TensorImage(self.x[i]), TensorCategory(self.y[i])
+
+# %% ../nbs/04_data.ipynb #5096b92b
+def n_channels(dls)->int:
+    "The number of channels of the images `dls` delivers (from a validation batch: no shuffling or augmentation consumed)."
+    dl = dls.valid if len(dls.valid_ds) else dls.train
+    return int(dl.one_batch()[0].shape[1])
+
+# %% ../nbs/04_data.ipynb #c2cc8174
+def plain_train_dl(dls, shuffle:bool=False, seed:int=42):
+    "The training set of `dls` through the validation pipeline (no augmentation, no dropped batch), optionally shuffled with `seed`."
+    import random
+    dl = dls.valid.new(dls.train_ds, shuffle=shuffle, drop_last=False)
+    dl.rng = random.Random(seed)
+    return dl
+
+# %% ../nbs/04_data.ipynb #e5267b14
+def tensor_dls(x, y,                # images (N,C,H,W) and integer labels (N,)
+               valid_pct:float=0.2, # fraction held out for validation (stratified)
+               bs:int=32,           # batch size
+               vocab:list=None,     # class names
+               seed:int=42,         # seed of the split and the shuffling
+               valid=None           # or an explicit `(x_valid, y_valid)` pair
+              )->DataLoaders:
+    "fastai `DataLoaders` over in-memory tensors `x`, `y` with a stratified `valid_pct` split (or `valid`)."
+    x, y = torch.as_tensor(x).float(), torch.as_tensor(y).long().view(-1)
+    if valid is None:
+        from sklearn.model_selection import train_test_split
+        ti, vi = train_test_split(np.arange(len(y)), test_size=valid_pct, random_state=seed, stratify=y.numpy())
+        (xt, yt), (xv, yv) = (x[ti], y[ti]), (x[vi], y[vi])
+    else: (xt, yt), (xv, yv) = (x, y), valid
+    vocab = vocab if vocab is not None else [str(i) for i in range(int(y.max())+1)]
+    set_seed(seed)
+    trn = TfmdDL(TensorImageDataset(xt, yt, vocab), bs=bs, shuffle=True, drop_last=len(yt) > bs)
+    val = TfmdDL(TensorImageDataset(xv, yv, vocab), bs=bs*2, shuffle=False)
+    return DataLoaders(trn, val)
+
+# %% ../nbs/04_data.ipynb #2ef902fa
+def toy_images(n:int=96, size:int=32, n_in:int=3, seed:int=0):
+    "`n` small synthetic images in two classes (horizontal vs vertical stripes under noise), normalised, and labels."
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % 2
+    t = torch.linspace(0, 6*math.pi, size)
+    freq = 0.5 + torch.rand(n, 1, 1, generator=g)
+    stripes = torch.sin(t.view(1, size, 1)*freq).expand(n, size, size).clone()
+    stripes[y == 1] = stripes[y == 1].transpose(1, 2)
+    x = 0.6*stripes + torch.randn(n, size, size, generator=g)
+    return x[:, None].repeat(1, n_in, 1, 1), y

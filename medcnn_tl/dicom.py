@@ -19,8 +19,7 @@ from .core import MedcnnError, BadArgumentError, DataError, MissingDependencyErr
 
 # %% auto #0
 __all__ = ['MAX_PIXELS', 'CODEC_FIX', 'WINDOWS', 'IDENTIFYING', 'is_dicom_file', 'DicomImage', 'read_dicom', 'get_window',
-           'window_image', 'multi_window', 'dicom_meta', 'dicom_summary', 'dicom_to_pil', 'DicomBlock',
-           'window_explorer']
+           'window_image', 'multi_window', 'dicom_meta', 'dicom_summary', 'dicom_to_pil', 'DicomBlock']
 
 # %% ../nbs/03_dicom.ipynb #293a0d98
 MAX_PIXELS = 64_000_000   # refuse pixel data larger than this (rows x columns x frames)
@@ -365,40 +364,3 @@ def DicomBlock(window=None,  # a preset name or (level, width); None: the file's
     from fastai.data.transforms import IntToFloatTensor
     from fastai.vision.core import PILBase
     return TransformBlock(type_tfms=partial(dicom_to_pil, window=window, windows=windows), batch_tfms=IntToFloatTensor)
-
-# %% ../nbs/03_dicom.ipynb #6fcb2ef5
-def window_explorer(source,               # a DICOM file or a `DicomImage`
-                    window=None,          # the starting window (name or (level, width)); default: the file's
-                    frame:int=None        # which frame of a multi-frame file (default: the middle one)
-                   ):
-    "An ipywidgets box: the image of `source` with live level/width sliders, presets and a histogram of values."
-    import ipywidgets as W
-    import matplotlib.pyplot as plt
-    im = source if isinstance(source, DicomImage) else read_dicom(source)
-    if im.is_rgb: raise BadArgumentError("colour images have no window", thing=str(im.path), fix="use a grey-level (CT, MR, X-ray) file")
-    px = im.frame(frame)
-    level, width = get_window(window, im)
-    lo, hi = float(px.min()), float(px.max())
-    lv = W.FloatSlider(value=level, min=min(lo, level), max=max(hi, level), step=1, description='level', continuous_update=True)
-    wd = W.FloatSlider(value=width, min=1, max=max(hi - lo, width) * 1.5 + 1, step=1, description='width', continuous_update=True)
-    preset = W.Dropdown(options=['(file)'] + list(WINDOWS), value='(file)', description='preset')
-    out = W.Output()
-    def draw(*_):
-        with out:
-            out.clear_output(wait=True)
-            fig, (a, b) = plt.subplots(1, 2, figsize=(8, 3.6), gridspec_kw=dict(width_ratios=[1.2, 1]))
-            a.imshow(window_image(px, lv.value, wd.value, im.invert), cmap='gray', vmin=0, vmax=255); a.axis('off')
-            a.set_title(f"{im.modality} level {lv.value:g}, width {wd.value:g}")
-            b.hist(px.ravel(), bins=100, color='0.4'); b.axvspan(lv.value - wd.value / 2, lv.value + wd.value / 2, color='C1', alpha=0.3)
-            b.set_xlabel('HU' if im.modality == 'CT' else 'value'); b.set_yscale('log'); b.set_title('values inside the window')
-            plt.tight_layout(); plt.show()
-    def on_preset(change):
-        l, w = im.window if change['new'] == '(file)' else WINDOWS[change['new']]
-        wd.max = max(wd.max, w); lv.min, lv.max = min(lv.min, l), max(lv.max, l)
-        lv.value, wd.value = l, w
-    preset.observe(on_preset, names='value')
-    lv.observe(draw, names='value'); wd.observe(draw, names='value')
-    box = W.VBox([W.HBox([preset, lv, wd]), out])
-    box.sliders, box.preset, box.draw = (lv, wd), preset, draw
-    draw()
-    return box

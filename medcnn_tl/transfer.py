@@ -11,17 +11,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, pandas as pd
 import torch, torch.nn as nn
-from .core import MedcnnError, BadArgumentError, DataError, set_seed  # first: it quiets fastai's import-time notices
-import timm
-from fastai.vision.all import create_head, DataLoaders, TfmdDL, TensorImage, TensorCategory
+from .core import MedcnnError, BadArgumentError, DataError, set_seed, quiet_notices
+with quiet_notices():   # fastai's and timm's import-time notices are for their maintainers
+    import timm
+    from timm.models import adapt_input_conv
+    from fastai.vision.all import create_head, DataLoaders
+from .archs import first_conv
+from .data import n_channels, plain_train_dl
 
 # %% auto #0
 __all__ = ['BACKBONES', 'STRATEGIES', 'SKLEARN_CLASSIFIERS', 'SMALL_DATASET_MAX', 'SIMILAR_MIN', 'BackboneSpec', 'list_backbones',
            'offline_weights_path', 'load_weights', 'adapt_input_channels', 'Body', 'create_body', 'TransferModel',
            'transfer_model', 'Strategy', 'get_strategy', 'n_trained_groups', 'apply_strategy', 'trainable_params',
-           'strategy_table', 'plot_strategies', 'TensorImageDataset', 'n_channels', 'plain_train_dl', 'tensor_dls',
-           'toy_images', 'extract_features', 'sklearn_classifier', 'FrozenBaseResult', 'frozen_base_sklearn',
-           'Recommendation', 'recommend', 'SimilarityEstimate', 'estimate_similarity']
+           'strategy_table', 'plot_strategies', 'extract_features', 'sklearn_classifier', 'FrozenBaseResult',
+           'frozen_base_sklearn', 'Recommendation', 'recommend', 'SimilarityEstimate', 'estimate_similarity']
 
 # %% ../nbs/05_transfer.ipynb #2c3d9aa7
 @dataclass
@@ -101,23 +104,14 @@ def load_weights(model:nn.Module, # the network to fill in
     return model
 
 # %% ../nbs/05_transfer.ipynb #44956535
-def _first_conv(model):
-    for name,m in model.named_modules():
-        if isinstance(m, nn.Conv2d): return name, m
-    raise BadArgumentError("the network has no Conv2d layer", thing=type(model).__name__, fix="use a CNN backbone")
-
 def adapt_input_channels(model:nn.Module, # a CNN whose first convolution takes 3 channels
                          n_in:int=1        # the number of input channels wanted
                         )->nn.Module:
-    "Change the first convolution of `model` to take `n_in` channels, keeping the pretrained filters (summed for 1 channel)."
-    name, conv = _first_conv(model)
+    "Change the first convolution of `model` to take `n_in` channels, keeping the pretrained filters (timm's `adapt_input_conv`)."
+    name, conv = first_conv(model)
+    if conv is None: raise BadArgumentError("the network has no Conv2d layer", thing=type(model).__name__, fix="use a CNN backbone")
     if conv.in_channels == n_in: return model
-    w = conv.weight.data
-    if n_in == 1: new_w = w.sum(1, keepdim=True)
-    else:  # repeat the RGB filters and rescale so the response to a repeated image keeps its size
-        reps = math.ceil(n_in/w.shape[1])
-        new_w = w.repeat(1, reps, 1, 1)[:, :n_in] * (w.shape[1]/n_in)
-    conv.weight = nn.Parameter(new_w.contiguous())
+    conv.weight = nn.Parameter(adapt_input_conv(n_in, conv.weight.data).contiguous())
     conv.in_channels = n_in
     return model
 
@@ -351,60 +345,6 @@ def plot_strategies(arch:str='efficientnet_lite0', # a name from `BACKBONES`
     ax.set_title(f"{arch}: trained (colour) vs frozen (grey) layer groups")
     for sp in ax.spines.values(): sp.set_visible(False)
     return ax
-
-# %% ../nbs/05_transfer.ipynb #898f9748
-class TensorImageDataset(torch.utils.data.Dataset):
-    "Images `x` (N,C,H,W float) and labels `y` (N,) as fastai-typed pairs; `vocab` names the classes."
-    def __init__(self, x, y, vocab=None):
-        self.x, self.y = torch.as_tensor(x).float(), torch.as_tensor(y).long().view(-1)
-        self.vocab = list(vocab) if vocab is not None else [str(i) for i in range(int(self.y.max())+1)]
-        self.c = len(self.vocab)
-    def __len__(self): return len(self.x)
-    def __getitem__(self, i): return TensorImage(self.x[i]), TensorCategory(self.y[i])
-
-def n_channels(dls)->int:
-    "The number of channels of the images `dls` delivers (from a validation batch: no shuffling or augmentation consumed)."
-    dl = dls.valid if len(dls.valid_ds) else dls.train
-    return int(dl.one_batch()[0].shape[1])
-
-def plain_train_dl(dls, shuffle:bool=False, seed:int=42):
-    "The training set of `dls` through the validation pipeline (no augmentation, no dropped batch), optionally shuffled with `seed`."
-    import random
-    dl = dls.valid.new(dls.train_ds, shuffle=shuffle, drop_last=False)
-    dl.rng = random.Random(seed)
-    return dl
-
-def tensor_dls(x, y,                # images (N,C,H,W) and integer labels (N,)
-               valid_pct:float=0.2, # fraction held out for validation (stratified)
-               bs:int=32,           # batch size
-               vocab:list=None,     # class names
-               seed:int=42,         # seed of the split and the shuffling
-               valid=None           # or an explicit `(x_valid, y_valid)` pair
-              )->DataLoaders:
-    "fastai `DataLoaders` over in-memory tensors `x`, `y` with a stratified `valid_pct` split (or `valid`)."
-    x, y = torch.as_tensor(x).float(), torch.as_tensor(y).long().view(-1)
-    if valid is None:
-        from sklearn.model_selection import train_test_split
-        ti, vi = train_test_split(np.arange(len(y)), test_size=valid_pct, random_state=seed, stratify=y.numpy())
-        (xt, yt), (xv, yv) = (x[ti], y[ti]), (x[vi], y[vi])
-    else: (xt, yt), (xv, yv) = (x, y), valid
-    vocab = vocab if vocab is not None else [str(i) for i in range(int(y.max())+1)]
-    set_seed(seed)
-    trn = TfmdDL(TensorImageDataset(xt, yt, vocab), bs=bs, shuffle=True, drop_last=len(yt) > bs)
-    val = TfmdDL(TensorImageDataset(xv, yv, vocab), bs=bs*2, shuffle=False)
-    return DataLoaders(trn, val)
-
-# %% ../nbs/05_transfer.ipynb #2ef902fa
-def toy_images(n:int=96, size:int=32, n_in:int=3, seed:int=0):
-    "`n` small synthetic images in two classes (horizontal vs vertical stripes under noise), normalised, and labels."
-    g = torch.Generator().manual_seed(seed)
-    y = torch.arange(n) % 2
-    t = torch.linspace(0, 6*math.pi, size)
-    freq = 0.5 + torch.rand(n, 1, 1, generator=g)
-    stripes = torch.sin(t.view(1, size, 1)*freq).expand(n, size, size).clone()
-    stripes[y == 1] = stripes[y == 1].transpose(1, 2)
-    x = 0.6*stripes + torch.randn(n, size, size, generator=g)
-    return x[:, None].repeat(1, n_in, 1, 1), y
 
 # %% ../nbs/05_transfer.ipynb #27925739
 @torch.no_grad()
