@@ -128,6 +128,7 @@ def max_pool2d(x:Tensor,     # input (batch, channels, H, W)
     "Maximum over each `kernel_size` window of `x`, moved by `stride`, as `torch.nn.functional.max_pool2d`."
     return _pool(x, kernel_size, stride, padding, 'max', float('-inf'))
 
+# %% ../nbs/01_ops.ipynb #1efbc1fa
 def avg_pool2d(x:Tensor,     # input (batch, channels, H, W)
                kernel_size,  # window size: int or (kh, kw)
                stride=None,  # step; defaults to `kernel_size`
@@ -156,35 +157,43 @@ def sigmoid(x:Tensor)->Tensor:
     e = torch.exp(-x.abs())                       # never overflows
     return torch.where(x >= 0, 1/(1 + e), e/(1 + e))
 
+# %% ../nbs/01_ops.ipynb #c12eb29f
 def sigmoid_grad(x:Tensor)->Tensor:
     "Derivative of `sigmoid` at `x`: σ(x)(1 − σ(x))."
     s = sigmoid(x); return s*(1 - s)
 
+# %% ../nbs/01_ops.ipynb #30481d29
 def tanh(x:Tensor)->Tensor:
     "Hyperbolic tangent of `x`, written through the sigmoid: 2σ(2x) − 1."
     return 2*sigmoid(2*x) - 1
 
+# %% ../nbs/01_ops.ipynb #8c150c78
 def tanh_grad(x:Tensor)->Tensor:
     "Derivative of `tanh` at `x`: 1 − tanh²(x)."
     return 1 - tanh(x)**2
 
+# %% ../nbs/01_ops.ipynb #2f327afb
 def relu(x:Tensor)->Tensor:
     "Rectified linear unit max(0, `x`)."
     return torch.where(x > 0, x, torch.zeros_like(x))
 
+# %% ../nbs/01_ops.ipynb #9f47dde1
 def relu_grad(x:Tensor)->Tensor:
     "Derivative of `relu` at `x`: 1 where x > 0, else 0 (PyTorch's choice at 0)."
     return (x > 0).to(x.dtype)
 
+# %% ../nbs/01_ops.ipynb #6fe4bf26
 def leaky_relu(x:Tensor, negative_slope:float=0.01 # slope for x < 0
               )->Tensor:
     "Leaky ReLU: `x` for x > 0, else `negative_slope`·x."
     return torch.where(x > 0, x, negative_slope*x)
 
+# %% ../nbs/01_ops.ipynb #25f3e85f
 def leaky_relu_grad(x:Tensor, negative_slope:float=0.01)->Tensor:
     "Derivative of `leaky_relu` at `x`: 1 where x > 0, else `negative_slope`."
     return torch.where(x > 0, torch.ones_like(x), torch.full_like(x, negative_slope))
 
+# %% ../nbs/01_ops.ipynb #1819d906
 def softmax(x:Tensor, dim:int=-1 # axis holding the class scores
            )->Tensor:
     "Softmax of `x` along `dim`, stable for huge logits: subtract the max before exponentiating."
@@ -192,6 +201,7 @@ def softmax(x:Tensor, dim:int=-1 # axis holding the class scores
     e = torch.exp(z)
     return e / e.sum(dim=dim, keepdim=True)
 
+# %% ../nbs/01_ops.ipynb #2a17428b
 def softmax_jacobian(x:Tensor # one vector of logits (K,)
                     )->Tensor:
     "Jacobian ∂softmax(x)_i/∂x_j = s_i(δ_ij − s_j) of `softmax` at the logits `x`, shape (K, K)."
@@ -232,6 +242,7 @@ def dropout(x:Tensor,             # activations
     keep = torch.rand(x.shape, generator=generator, device=x.device) >= p
     return x * keep / (1 - p)
 
+# %% ../nbs/01_ops.ipynb #2be3e1c2
 def linear(x:Tensor,       # input (..., in_features)
            weight:Tensor,  # (out_features, in_features)
            bias:Tensor=None # (out_features,)
@@ -257,6 +268,7 @@ def conv2d_backward(x:Tensor, weight:Tensor, grad_out:Tensor, stride=1, padding=
     grad_x = grad_xp[:, :, ph:ph + x.shape[2], pw:pw + x.shape[3]]
     return grad_x, grad_w, grad_out.sum(dim=(0, 2, 3))
 
+# %% ../nbs/01_ops.ipynb #a7c90618
 def max_pool2d_backward(x:Tensor, grad_out:Tensor, kernel_size, stride=None):
     "Gradient of `max_pool2d(x, kernel_size, stride)` with respect to `x`: each window's gradient goes to its maximum."
     (kh, kw) = _pair(kernel_size, 'kernel_size'); (sh, sw) = _pair(kernel_size if stride is None else stride, 'stride')

@@ -16,13 +16,11 @@ def one_error_line(r):
     return r.returncode == 1 and 'Traceback' not in r.stderr and len(lines) == 1 and 'Fix:' in lines[0]
 
 def stripes_npz(path, n=80, size=28, with_test=False):
-    "A MedMNIST-style .npz of two classes (horizontal vs vertical stripes), no test split unless `with_test`."
-    rng = np.random.default_rng(0)
-    y = np.arange(n) % 2
-    t = np.linspace(0, 6*np.pi, size)
-    img = np.sin(t[None, :, None]*(0.5 + rng.random((n, 1, 1)))) * np.ones((1, 1, size))
-    img[y == 1] = img[y == 1].transpose(0, 2, 1)
-    img = np.clip(127 + 90*img + rng.normal(0, 30, img.shape), 0, 255).astype(np.uint8)
+    "A MedMNIST-style .npz of the library's synthetic stripes (`toy_images`), 8-bit grey, no test split unless `with_test`."
+    from medcnn_tl.data import toy_images
+    x, y = toy_images(n, size, n_in=1)
+    img = ((x[:, 0] - x.min())/(x.max() - x.min())*255).round().byte().numpy()
+    y = y.numpy()
     k = int(n*0.75)
     arrays = dict(train_images=img[:k], train_labels=y[:k, None], val_images=img[k:], val_labels=y[k:, None])
     if with_test: arrays.update(test_images=img[k:], test_labels=y[k:, None])
