@@ -703,11 +703,14 @@ class ModelSummary:
     trainable_params: int
     total_mult_adds: int
     model_name: str = ''
+    unused_params: int = 0   # parameters of layers that never ran (e.g. GoogLeNet's auxiliary classifiers at inference)
 
     def totals(self)->str:
+        unused = (f"; not counted: {self.unused_params:,} parameters of layers that do not run at inference "
+                  f"('not run' rows, e.g. auxiliary classifiers used only in training)") if self.unused_params else ''
         return (f"{self.model_name} on input {tuple(self.input_size)}: {self.total_params:,} parameters "
                 f"({self.trainable_params:,} trainable), {self.total_mult_adds:,} multiply-adds "
-                f"({self.total_mult_adds / 1e9:.3f} G) per image")
+                f"({self.total_mult_adds / 1e9:.3f} G) per image{unused}")
     def __repr__(self): return self.table.to_string(index=False) + '\n' + self.totals()
     def _repr_html_(self):
         return (f'<div style="max-height:400px;overflow:auto">{self.table.to_html(index=False)}</div>'
@@ -763,14 +766,17 @@ def summary(model:nn.Module,             # any network (ours or not)
     finally:
         for h in hooks: h.remove()
         model.train(was_training)
+    unused, unused_trainable = 0, 0
     for name, module in modules:   # parameters that the run never touched
         if name not in seen and _own_params(module):
             rows.append({'layer': name, 'type': type(module).__name__, 'output shape': 'not run',
                          'params': _own_params(module), 'mult-adds': 0, 'receptive field': ''})
+            unused += _own_params(module)
+            unused_trainable += sum(p.numel() for p in module.parameters(recurse=False) if p.requires_grad)
     table = pd.DataFrame(rows, columns=['layer', 'type', 'output shape', 'params', 'mult-adds', 'receptive field'])
-    return ModelSummary(table, size[1:], sum(p.numel() for p in model.parameters()),
-                        sum(p.numel() for p in model.parameters() if p.requires_grad), int(table['mult-adds'].sum()),
-                        type(model).__name__)
+    return ModelSummary(table, size[1:], sum(p.numel() for p in model.parameters()) - unused,
+                        sum(p.numel() for p in model.parameters() if p.requires_grad) - unused_trainable,
+                        int(table['mult-adds'].sum()), type(model).__name__, unused)
 
 # %% ../nbs/02_archs.ipynb #fa3c34c4
 def adapt_input_conv_weight(weight:Tensor,   # first-conv weight (out, in, kh, kw), usually in = 3
@@ -924,7 +930,7 @@ class ArchInfo:
     name: str
     build: Callable
     input_size: tuple
-    year: int
+    year: int                    # of the paper; None where there is no paper (the review's small CNN)
     paper: str
     idea: str
     torchvision: str = None      # weights enum in torchvision.models, e.g. 'ResNet50_Weights'
@@ -972,7 +978,7 @@ ARCHITECTURES = {a.name: a for a in [
     ArchInfo('densenet201', densenet201, (3, 224, 224), 2017, 'Huang et al., Densely connected convolutional networks',
              'dense connections, deeper (201 layers)', 'DenseNet201_Weights', 77.42,
              'paper Table 3: single-crop ImageNet validation, top-1 error 22.58%'),
-    ArchInfo('small_cnn', SmallCNN, (1, 64, 64), 2017, "the review's small CNN (two conv + pool stages, sigmoid output)",
+    ArchInfo('small_cnn', SmallCNN, (1, 64, 64), None, "the review's small CNN (two conv + pool stages, sigmoid output; no paper, no year)",
              'the minimal CNN for a binary medical label, trained from scratch',
              paper_top1_source='not an ImageNet model'),
 ]}
@@ -999,7 +1005,7 @@ def published_top1(name:str # a key of `ARCHITECTURES`
                   )->pd.DataFrame:
     "ImageNet top-1 accuracy of `name` from its paper and from torchvision's weights, each with its source."
     info = arch_info(name)
-    rows = [{'source': 'paper', 'top-1 (%)': info.paper_top1, 'details': f'{info.paper} ({info.year}); {info.paper_top1_source}'}]
+    rows = [{'source': 'paper', 'top-1 (%)': info.paper_top1, 'details': f'{info.paper}' + (f' ({info.year})' if info.year else '') + f'; {info.paper_top1_source}'}]
     if info.torchvision:
         import torchvision
         w = getattr(torchvision.models, info.torchvision).IMAGENET1K_V1

@@ -14,7 +14,8 @@ import torch
 
 # %% auto #0
 __all__ = ['KNOWN_NOTICES', 'MedcnnError', 'BadArgumentError', 'DataError', 'MissingDependencyError', 'quiet_notices',
-           'check_positive_int', 'DeviceChoice', 'pick_device', 'device_report', 'set_seed', 'samples_path']
+           'check_positive_int', 'DeviceChoice', 'pick_device', 'device_report', 'amp_dtype', 'channels_last_default',
+           'device_name', 'set_seed', 'samples_path']
 
 # %% ../nbs/00_core.ipynb #aba157af
 class MedcnnError(Exception):
@@ -112,6 +113,43 @@ def pick_device(prefer:str=None # 'cpu', 'cuda', 'cuda:1', 'mps' or 'xla'; defau
 def device_report()->str:
     "One line saying which device `pick_device` chose and why."
     return str(pick_device())
+
+# %% ../nbs/00_core.ipynb #38c77fc4
+def _as_device(device)->torch.device:
+    "A `torch.device` from a `DeviceChoice`, a name, a device, or `None` (what `pick_device` chooses)."
+    if device is None: return pick_device().device
+    return device.device if isinstance(device, DeviceChoice) else torch.device(device)
+
+def amp_dtype(device=None # a `torch.device`, a `DeviceChoice`, a name like 'cuda', or `None` for `pick_device()`'s
+             )->torch.dtype|None:
+    "The mixed-precision dtype for `device`: `bfloat16` on CUDA GPUs of compute capability 8.0+, `float16` on older CUDA GPUs, `None` (float32) elsewhere."
+    d = _as_device(device)
+    if d.type != 'cuda': return None
+    major, _ = torch.cuda.get_device_capability(d)
+    return torch.bfloat16 if major >= 8 else torch.float16
+
+def channels_last_default(device=None # as for `amp_dtype`
+                         )->bool:
+    "Whether images and weights should be stored channels-last (NHWC) on `device` by default: on CUDA, not on CPU, MPS or XLA."
+    return _as_device(device).type == 'cuda'
+
+# %% ../nbs/00_core.ipynb #f26da265
+def device_name(device=None # as for `amp_dtype`
+               )->str:
+    "A readable name of `device`: the GPU model, the TPU type, or the CPU model with its core count."
+    d = _as_device(device)
+    if d.type == 'cuda': return torch.cuda.get_device_name(d)
+    if d.type == 'mps': return 'Apple GPU (MPS)'
+    if d.type == 'xla':
+        kind = os.environ.get('TPU_ACCELERATOR_TYPE') or os.environ.get('ACCELERATOR_TYPE')
+        return f"TPU ({kind})" if kind else 'XLA device (TPU)'
+    model = None
+    try:
+        for line in Path('/proc/cpuinfo').read_text().splitlines():
+            if line.startswith('model name'): model = line.split(':', 1)[1].strip(); break
+    except OSError: pass
+    import platform
+    return f"{model or platform.processor() or platform.machine()} ({os.cpu_count()} cores, torch uses {torch.get_num_threads()} threads)"
 
 # %% ../nbs/00_core.ipynb #158eaa25
 def set_seed(seed:int=42,            # the seed for python, numpy and torch (CPU and CUDA)

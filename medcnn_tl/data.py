@@ -6,7 +6,7 @@ Docs: https://medcnn-tl.github.io/medcnn_tl/data.html.md"""
 
 # %% ../nbs/04_data.ipynb #a5c87933
 from __future__ import annotations
-import re, math, warnings, hashlib, urllib.request
+import re, os, math, shutil, warnings, hashlib, urllib.request
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -22,10 +22,12 @@ with quiet_notices():   # fastai's import-time notices are for its maintainers, 
 from .dicom import read_dicom, window_image, is_dicom_file
 
 # %% auto #0
-__all__ = ['IMAGE_EXTS', 'DICOM_EXTS', 'MAX_PIXELS', 'SPLIT_NAMES', 'LABEL_FILES', 'IMAGENET_STATS', 'load_image', 'read_source',
-           'patient_split', 'check_leakage', 'StoredImage', 'RowLabel', 'ToChannels', 'get_dls', 'MedDataLoaders',
-           'get_test_dl', 'download_medmnist', 'dataset_summary', 'plot_summary', 'inspect_path', 'TensorImageDataset',
-           'n_channels', 'plain_train_dl', 'tensor_dls', 'toy_images']
+__all__ = ['IMAGE_EXTS', 'DICOM_EXTS', 'MAX_PIXELS', 'MAX_CLASSES', 'IN_MEMORY_BYTES', 'MEMORY_SHARE', 'SPLIT_NAMES',
+           'LABEL_FILES', 'IMAGENET_STATS', 'VOLUME_MODES', 'available_memory', 'check_memory', 'load_image',
+           'pseudonym', 'npz_arrays', 'NpzImages', 'read_source', 'patient_split', 'check_leakage', 'StoredImage',
+           'RowLabel', 'ToChannels', 'get_dls', 'MedDataLoaders', 'get_test_dl', 'download_medmnist', 'dataset_summary',
+           'plot_summary', 'inspect_path', 'TensorImageDataset', 'n_channels', 'plain_train_dl', 'tensor_dls',
+           'toy_images']
 
 # %% ../nbs/04_data.ipynb #37fcf378
 IMAGE_EXTS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.gif', '.webp')
@@ -38,6 +40,48 @@ def _to_uint8(a:np.ndarray)->np.ndarray:
     a = a.astype(np.float32)
     lo, hi = float(np.nanmin(a)), float(np.nanmax(a))
     return np.zeros(a.shape, np.uint8) if hi <= lo else ((a - lo) / (hi - lo) * 255).round().astype(np.uint8)
+
+# %% ../nbs/04_data.ipynb #26e4d183
+MAX_CLASSES = 10_000          # more classes than this is a label mistake (ImageNet-21k has 21,841; medical sets have < 100)
+IN_MEMORY_BYTES = 512 << 20   # `get_dls(in_memory=None)` keeps images in memory only when they fit in this (512 MB) ...
+MEMORY_SHARE = 0.25           # ... and in this share of the memory the machine has free
+
+def _parse_bytes(text:str)->int:
+    "'2G', '512M', '1.5GB' or a number of bytes -> bytes."
+    t = str(text).strip().upper().rstrip('B')
+    mult = {'K': 2**10, 'M': 2**20, 'G': 2**30, 'T': 2**40}.get(t[-1:], 1)
+    return int(float(t[:-1] if mult > 1 else t) * mult)
+
+def available_memory()->int:
+    "Bytes free for us: the least of the machine's available memory, the cgroup (container) limit and `MEDCNN_TL_MAX_MEMORY`."
+    free = []
+    try:
+        import psutil; free.append(int(psutil.virtual_memory().available))
+    except Exception:
+        try: free += [int(l.split()[1]) * 1024 for l in Path('/proc/meminfo').read_text().splitlines() if l.startswith('MemAvailable:')]
+        except Exception: pass
+    try:
+        lim = Path('/sys/fs/cgroup/memory.max').read_text().strip()
+        if lim != 'max': free.append(int(lim) - int(Path('/sys/fs/cgroup/memory.current').read_text()))
+    except Exception: pass
+    env = os.environ.get('MEDCNN_TL_MAX_MEMORY')
+    if env:
+        try: free.append(_parse_bytes(env))
+        except ValueError: raise BadArgumentError(f"MEDCNN_TL_MAX_MEMORY={env!r} is not a size", thing="MEDCNN_TL_MAX_MEMORY", fix="use e.g. 2G or 512M") from None
+    return max(0, min(free)) if free else 4 << 30
+
+def _gb(n:int)->str: return f"{n / 2**30:.1f} GB" if n >= 2**30 else f"{n / 2**20:.0f} MB"
+
+def check_memory(n_bytes:int,      # what the allocation would take
+                 what:str,         # what it is for, in words
+                 thing:str,        # the file or data set concerned
+                 fix:str,          # what the user can do instead
+                 share:float=0.5   # refuse anything over this share of the free memory
+                ):
+    "Raise `DataError` before allocating `n_bytes` when they exceed `share` of the free memory."
+    free = available_memory()
+    if n_bytes > share * free:
+        raise DataError(f"{what} would need {_gb(n_bytes)} of memory; {_gb(free)} are free", thing=thing, fix=fix)
 
 # %% ../nbs/04_data.ipynb #bc950a03
 def load_image(path,                     # an image file (PNG, JPEG, TIFF, ...) or a DICOM file
@@ -83,19 +127,45 @@ LABEL_FILES = ('labels.csv', 'metadata.csv')
 def _is_image_file(p:Path)->bool:
     return p.is_file() and not p.name.startswith('.') and (p.suffix.lower() in IMAGE_EXTS + DICOM_EXTS)
 
-def _patient_from_name(p:Path, patient_re):
+def _patient_from_name(p:Path, patient_re, show_identifying:bool=False):
+    "The patient id of file `p` and where it came from: `patient_re` on the name, the DICOM PatientID (as a `pseudonym`), or none."
     if patient_re is None:
         if p.suffix.lower() in DICOM_EXTS or is_dicom_file(p):   # DICOM knows its patient
             try:
                 pid = str(pydicom.dcmread(p, stop_before_pixels=True, specific_tags=['PatientID']).get('PatientID', '') or '')
-                if pid: return pid
+                if pid: return (pid if show_identifying else pseudonym(pid)), 'dicom'
             except Exception: pass
-        return p.stem
+        return p.stem, None
     m = re.search(patient_re, p.name)
-    return m.group(1) if m and m.groups() else (m.group(0) if m else p.stem)
+    return (m.group(1) if m and m.groups() else (m.group(0) if m else p.stem)), 'regex'
+
+# %% ../nbs/04_data.ipynb #5b7f2d90
+_SALT = None
+
+def _salt()->bytes:
+    global _SALT
+    if _SALT is None:
+        env = os.environ.get('MEDCNN_TL_SALT')
+        if env: _SALT = env.encode()
+        else:
+            f = Path(os.environ.get('XDG_CACHE_HOME', Path.home()/'.cache'))/'medcnn_tl'/'salt'
+            try:
+                if not f.exists():
+                    f.parent.mkdir(parents=True, exist_ok=True)
+                    fd = os.open(f, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                    with os.fdopen(fd, 'wb') as fh: fh.write(os.urandom(16).hex().encode())
+                _SALT = f.read_bytes().strip()
+            except OSError: _SALT = os.urandom(16)      # read-only home: pseudonyms stable for this process only
+    return _SALT
+
+def pseudonym(patient_id:str # an identifying patient id (e.g. a DICOM PatientID)
+             )->str:
+    "A salted hash standing for `patient_id`: stable (same salt), not reversible without the salt, never the id itself."
+    import hmac
+    return 'anon-' + hmac.new(_salt(), str(patient_id).encode(), 'sha256').hexdigest()[:10]
 
 # %% ../nbs/04_data.ipynb #914fbdd1
-def _read_folder(folder:Path, patient_re=None)->pd.DataFrame:
+def _read_folder(folder:Path, patient_re=None, show_identifying:bool=False)->pd.DataFrame:
     for name in LABEL_FILES:
         if (folder/name).is_file(): return _read_csv(folder/name)
     subdirs = sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith('.'))
@@ -112,15 +182,18 @@ def _read_folder(folder:Path, patient_re=None)->pd.DataFrame:
                 rel = p.relative_to(d).parts
                 if len(rel) < 2: raise DataError("image directly inside a split folder, so it has no class", thing=str(p),
                                                  fix=f"move it into {d}/<class name>/")
-                rows.append((str(p), rel[0], _patient_from_name(p, patient_re), SPLIT_NAMES[d.name.lower()]))
+                rows.append((str(p), rel[0], *_patient_from_name(p, patient_re, show_identifying), SPLIT_NAMES[d.name.lower()]))
     else:
         loose = [p for p in files if p.parent == folder]
         if loose: raise DataError(f"{len(loose)} image(s) lie directly in the folder, so they have no class", thing=str(folder),
                                   fix="put each image in a sub-folder named after its class, or add a labels.csv (path,label)")
         for p in sorted(files):
-            rows.append((str(p), p.relative_to(folder).parts[0], _patient_from_name(p, patient_re), None))
+            rows.append((str(p), p.relative_to(folder).parts[0], *_patient_from_name(p, patient_re, show_identifying), None))
     if not rows: raise DataError("the split folders hold no images", thing=str(folder), fix="check the folder")
-    return pd.DataFrame(rows, columns=['item', 'label', 'patient_id', 'split'])
+    df = pd.DataFrame(rows, columns=['item', 'label', 'patient_id', 'from', 'split'])
+    kinds = set(df.pop('from').dropna())
+    df.attrs['patient_ids'] = 'dicom' if 'dicom' in kinds else 'regex' if kinds else None
+    return df
 
 # %% ../nbs/04_data.ipynb #7cd3dd15
 def _read_csv(csv:Path)->pd.DataFrame:
@@ -141,13 +214,13 @@ def _read_csv(csv:Path)->pd.DataFrame:
     if blank:
         raise DataError(f"{len(blank)} row(s) have a blank label (first: CSV line {blank[0] + 2})", thing=str(csv),
                         fix="fill in the labels or delete those rows")
-    paths = [Path(p.strip()) for p in df['path']]
-    paths = [p if p.is_absolute() else csv.parent/p for p in paths]
-    missing = [str(p) for p in paths if not p.exists()]
+    root, paths = csv.parent, df['path'].str.strip()
+    uniq = {p: (Path(p) if Path(p).is_absolute() else root/p) for p in pd.unique(paths)}   # each file checked once
+    missing = [p for p, q in uniq.items() if not q.exists()]
     if missing:
-        raise DataError(f"{len(missing)} of {len(paths)} rows point at files that do not exist (first: {missing[0]})",
+        raise DataError(f"{int(paths.isin(set(missing)).sum())} of {len(df)} rows point at files that do not exist (first: {uniq[missing[0]]})",
                         thing=str(csv), fix="paths are relative to the CSV's folder; fix or delete those rows")
-    out = pd.DataFrame({'item': [str(p) for p in paths], 'label': df['label'].values})
+    out = pd.DataFrame({'item': paths.map(lambda p: str(uniq[p])).values, 'label': df['label'].values})
     pid = df['patient_id'].str.strip() if 'patient_id' in df else pd.Series([''] * len(df))
     out['patient_id'] = [q if q else Path(p).stem for q, p in zip(pid, out['item'])]
     if 'split' in df:
@@ -155,6 +228,7 @@ def _read_csv(csv:Path)->pd.DataFrame:
         if bad: raise DataError(f"unknown split name(s) {bad}", thing=str(csv), fix="use train, valid (or val) and test")
         out['split'] = [SPLIT_NAMES.get(s.strip().lower()) for s in df['split']]
     else: out['split'] = None
+    out.attrs['patient_ids'] = 'column' if (pid != '').any() else None
     return out
 
 # %% ../nbs/04_data.ipynb #5d6c8782
@@ -167,27 +241,202 @@ def _medmnist_names(npz:Path, n_classes:int):
     except Exception: pass
     return [str(i) for i in range(n_classes)], None
 
-def _read_npz(npz:Path, label_names=None)->pd.DataFrame:
-    try: z = np.load(npz, allow_pickle=False)
-    except Exception as e:
-        raise DataError(f"cannot open it as a NumPy .npz archive ({type(e).__name__})", thing=str(npz),
+# %% ../nbs/04_data.ipynb #3777457f
+def _npy_header(fh):
+    "Shape and dtype from the header of a `.npy` stream `fh` (nothing else is read)."
+    version = np.lib.format.read_magic(fh)
+    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, fortran, dtype = read(fh)
+    return tuple(int(s) for s in shape), dtype, fortran
+
+def npz_arrays(npz # a `.npz` archive
+              )->dict:
+    "Shape and dtype of each array in `npz`, read from the `.npy` headers alone (nothing is decompressed)."
+    import zipfile
+    npz = Path(npz)
+    try: zf = zipfile.ZipFile(npz)
+    except (zipfile.BadZipFile, OSError, ValueError) as e:
+        raise DataError(f"cannot open it as a NumPy .npz archive (not a zip file: {type(e).__name__})", thing=str(npz),
                         fix="download it again (MedMNIST: medcnn_tl.data.download_medmnist)") from None
-    with z:
-        keys = set(z.files)
-        parts = [(s, SPLIT_NAMES[s]) for s in ('train', 'val', 'test') if f'{s}_images' in keys]
-        if not parts: raise DataError(f"no MedMNIST arrays (found keys: {', '.join(sorted(keys))})", thing=str(npz),
-                                      fix="a MedMNIST .npz holds train_images, train_labels, val_images, ...")
-        ims, labs, splits = [], [], []
-        for s, name in parts:
-            if f'{s}_labels' not in keys: raise DataError(f"{s}_images has no {s}_labels", thing=str(npz), fix="add the labels array")
-            x, y = z[f'{s}_images'], z[f'{s}_labels']
-            if len(x) != len(y): raise DataError(f"{len(x)} {s} images but {len(y)} labels", thing=str(npz), fix="rebuild the archive")
-            if x.ndim == 4 and x.shape[1] in (1, 3) and x.shape[-1] not in (1, 3): x = x.transpose(0, 2, 3, 1)
-            if x.ndim == 4 and x.shape[-1] == 1: x = x[..., 0]
-            if x.ndim not in (3, 4): raise DataError(f"{s}_images has shape {x.shape}; only 2D images are supported",
-                                                      thing=str(npz), fix="use the 2D MedMNIST sets (3D ones need a 3D model)")
-            ims.append(_to_uint8(x)); labs.append(y.reshape(len(y), -1)); splits += [name] * len(x)
-    x, y = np.concatenate(ims), np.concatenate(labs)
+    out = {}
+    with zf:
+        for info in zf.infolist():
+            if not info.filename.endswith('.npy'): continue
+            try:
+                with zf.open(info) as fh: shape, dtype, fortran = _npy_header(fh)
+            except Exception as e:
+                raise DataError(f"array {info.filename} has a damaged header ({type(e).__name__})", thing=str(npz),
+                                fix="download or rebuild the archive") from None
+            out[info.filename[:-4]] = dict(shape=shape, dtype=dtype, fortran=fortran)
+    return out
+
+def _npz_chunks(npz:Path, name:str, rows:int=1024):
+    "Yield `name` from `npz` in blocks of `rows` rows, decompressing as it goes (never the whole array at once)."
+    import zipfile
+    with zipfile.ZipFile(npz) as zf, zf.open(name + '.npy') as fh:
+        shape, dtype, fortran = _npy_header(fh)
+        if fortran and len(shape) > 1:   # rare: column-major; cannot stream rows, so read it whole (sizes were checked)
+            a = np.lib.format.read_array(zf.open(name + '.npy'), allow_pickle=False)
+            for i in range(0, len(a), rows): yield a[i:i + rows]
+            return
+        row = int(np.prod(shape[1:], dtype=np.int64)) * dtype.itemsize
+        for i in range(0, shape[0], rows):
+            k = min(rows, shape[0] - i)
+            buf = fh.read(k * row)
+            if len(buf) < k * row: raise DataError(f"array {name} is truncated", thing=str(npz), fix="download it again")
+            yield np.frombuffer(buf, dtype=dtype).reshape((k,) + shape[1:])
+
+# %% ../nbs/04_data.ipynb #9695635d
+def _npz_layout(shape:tuple, name:str, npz:Path):
+    "How the per-image `shape` of array `name` is laid out: ('hw'|'hwc'|'chw'|'dhw'|'cdhw'|'dhwc', image shape); `DataError` otherwise."
+    s = shape[1:]
+    if len(s) == 2: lay = 'hw'
+    elif len(s) == 3 and s[-1] in (1, 3): lay = 'hwc'
+    elif len(s) == 3 and s[0] in (1, 3): lay = 'chw'
+    elif len(s) == 3: lay = 'dhw'                      # a volume: MedMNIST 3D sets are (N, 28, 28, 28)
+    elif len(s) == 4 and s[0] == 1: lay = 'cdhw'
+    elif len(s) == 4 and s[-1] == 1: lay = 'dhwc'
+    else:
+        raise DataError(f"{name} has shape {shape}: not images (N, H, W[, C]) nor volumes (N, D, H, W)", thing=str(npz),
+                        fix="save 2D images as (N, H, W) or (N, H, W, 3), volumes as (N, D, H, W)")
+    if lay == 'hwc': out = s if s[-1] == 3 else s[:2]
+    elif lay == 'chw': out = (s[1], s[2], 3) if s[0] == 3 else s[1:]
+    elif lay == 'cdhw': out = s[1:]
+    elif lay == 'dhwc': out = s[:3]
+    else: out = s
+    hw = out[1:3] if lay in ('dhw', 'cdhw', 'dhwc') else out[:2]
+    if min(hw) < 4 or 0 in out:
+        raise DataError(f"{name} has shape {shape}: images smaller than 4 x 4 pixels", thing=str(npz), fix="check the array")
+    if int(np.prod(out)) > MAX_PIXELS:
+        raise DataError(f"{name} has shape {shape}: {int(np.prod(out)):,} values per image, more than {MAX_PIXELS:,}", thing=str(npz),
+                        fix="downsample the images first")
+    return lay, tuple(int(v) for v in out)
+
+def _apply_layout(a:np.ndarray, lay:str)->np.ndarray:
+    if lay == 'hwc' and a.shape[-1] == 1: return a[..., 0]
+    if lay == 'chw': return a[:, 0] if a.shape[1] == 1 else a.transpose(0, 2, 3, 1)
+    if lay == 'cdhw': return a[:, 0]
+    if lay == 'dhwc': return a[..., 0]
+    return a
+
+class NpzImages:
+    "The images of a MedMNIST-style `.npz`, decompressed only when first used: into memory, or into a `.npy` file on disk."
+    def __init__(self, npz, names, layouts, counts, image_shape, volumes, scale):
+        self.npz, self.names, self.layouts, self.counts = Path(npz), names, layouts, counts
+        self.image_shape, self.volumes, self.scale = image_shape, volumes, scale
+        self._a, self._path = None, None
+    def __len__(self): return sum(self.counts)
+    @property
+    def shape(self): return (len(self),) + self.image_shape
+    @property
+    def nbytes(self): return len(self) * int(np.prod(self.image_shape))
+    @property
+    def loaded(self): return self._a is not None or self._path is not None
+    def _fill(self, out):
+        lo, hi = self.scale; k = 0
+        for name, lay in zip(self.names, self.layouts):
+            for c in _npz_chunks(self.npz, name):
+                c = _apply_layout(c, lay)
+                if c.dtype == np.bool_: c = c.astype(np.uint8) * 255
+                elif c.dtype != np.uint8: c = np.zeros(c.shape, np.uint8) if hi <= lo else ((c.astype(np.float32) - lo) * (255 / (hi - lo))).round().clip(0, 255).astype(np.uint8)
+                out[k:k + len(c)] = c; k += len(c)
+        return out
+    def load(self, cache=None,         # a folder for a `.npy` copy read from disk (large sets); `None`: into memory
+             in_memory:bool=False      # load into memory even above `IN_MEMORY_BYTES` (still checked against the free memory)
+            ):
+        "Decompress the images once: into memory (small sets, or when asked), else into a `.npy` file in `cache`."
+        if self.loaded: return self
+        if cache is None:
+            what, fix = f"{self.shape[0]:,} images of {' x '.join(map(str, self.image_shape))}", "stream it from disk with get_dls(..., cache='some/folder') (CLI: --cache DIR), or use a smaller MedMNIST size"
+            if self.nbytes > IN_MEMORY_BYTES and not in_memory:
+                raise DataError(f"{what} take {_gb(self.nbytes)}, more than the {_gb(IN_MEMORY_BYTES)} kept in memory", thing=str(self.npz), fix=fix)
+            check_memory(self.nbytes, what, str(self.npz), fix=fix)
+            self._a = self._fill(np.empty(self.shape, np.uint8)); return self
+        st = self.npz.stat()
+        key = hashlib.sha1(f"{self.npz.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:12]
+        path = Path(cache).expanduser()/f"{self.npz.stem}-{key}.npy"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            free = shutil.disk_usage(path.parent).free
+            if self.nbytes > 0.9 * free: raise DataError(f"the images need {_gb(self.nbytes)} on disk; {_gb(free)} are free", thing=str(path.parent),
+                                                         fix="give a cache folder on a larger disk")
+            tmp = path.with_suffix(f'.{os.getpid()}.part')
+            out = np.lib.format.open_memmap(tmp, mode='w+', dtype=np.uint8, shape=self.shape)
+            self._fill(out); out.flush(); del out
+            os.replace(tmp, path)
+        self._path = path; return self
+    def __getitem__(self, i):
+        if self._a is None:
+            if self._path is None: self.load()
+            else: self._a = np.load(self._path, mmap_mode='r')
+        return self._a[i]
+    def __deepcopy__(self, memo): return self          # pandas deep-copies `df.attrs` on every operation: share, never copy
+    def __getstate__(self):
+        d = dict(self.__dict__)
+        if self._path is not None: d['_a'] = None      # workers reopen the file instead of receiving a copy
+        return d
+    def __repr__(self): return f"NpzImages({self.npz.name}: {' x '.join(map(str, self.shape))}, {'on disk' if self._path else 'in memory' if self._a is not None else 'not loaded'})"
+
+# %% ../nbs/04_data.ipynb #f575c71e
+def _check_labels(y:np.ndarray, name:str, npz:Path)->np.ndarray:
+    "Labels as int64 `(N, K)`: class indices (K = 1) or 0/1 columns (multi-label); `DataError` for anything else."
+    fix = "labels must be whole numbers 0, 1, 2, ... (one column), or 0/1 columns for multi-label sets"
+    if y.dtype.kind not in 'biuf': raise DataError(f"{name} holds {y.dtype} values, not class numbers", thing=str(npz), fix=fix)
+    y = y.reshape(len(y), -1)
+    if y.dtype.kind == 'f':
+        bad = ~np.isfinite(y)
+        if bad.any(): raise DataError(f"{name} has {int(bad.any(1).sum())} NaN or infinite label(s) (first: row {int(np.flatnonzero(bad.any(1))[0])})", thing=str(npz), fix=fix)
+        frac = y != np.round(y)
+        if frac.any(): r = int(np.flatnonzero(frac.any(1))[0]); raise DataError(f"{name} has {int(frac.any(1).sum())} label(s) that are not whole numbers (first: row {r}, {y[r].tolist()})", thing=str(npz), fix=fix)
+    if (y < 0).any(): r = int(np.flatnonzero((y < 0).any(1))[0]); raise DataError(f"{name} has negative labels (first: row {r}, {y[r].tolist()})", thing=str(npz), fix=fix)
+    if y.shape[1] > 1 and (y > 1).any(): raise DataError(f"{name} has {y.shape[1]} columns (multi-label) but values other than 0 and 1 (max {y.max()})", thing=str(npz), fix=fix)
+    if y.shape[1] == 1 and y.max() >= MAX_CLASSES:
+        raise DataError(f"{name} has label {int(y.max()):,}, which would mean {int(y.max()) + 1:,} classes (limit {MAX_CLASSES:,})", thing=str(npz), fix=fix)
+    return y.astype(np.int64)
+
+def _read_npz(npz:Path, label_names=None)->pd.DataFrame:
+    heads = npz_arrays(npz)
+    parts = [(s, SPLIT_NAMES[s]) for s in ('train', 'val', 'test') if f'{s}_images' in heads]
+    if not parts: raise DataError(f"no MedMNIST arrays (found: {', '.join(sorted(heads)) or 'none'})", thing=str(npz),
+                                  fix="a MedMNIST .npz holds train_images, train_labels, val_images, ... (np.savez, not np.save)")
+    layouts, counts, ys, shape, n_label_cols = [], [], [], None, set()
+    for s, _ in parts:
+        xi, yi = heads[f'{s}_images'], heads.get(f'{s}_labels')
+        if yi is None: raise DataError(f"{s}_images has no {s}_labels", thing=str(npz), fix="add the labels array")
+        for nm, h in ((f'{s}_images', xi), (f'{s}_labels', yi)):
+            if h['dtype'].kind not in 'biuf' or not h['shape']:
+                raise DataError(f"{nm} holds {h['dtype']} values{'' if h['shape'] else ' (a single value)'}, not {'class numbers' if nm.endswith('labels') else 'pixel numbers'} per image", thing=str(npz),
+                                fix="images as uint8 or float arrays (N, H, W[, C]); labels as whole numbers (N,) or (N, K)")
+        n = xi['shape'][0]
+        if n == 0: raise DataError(f"{s}_images holds no images", thing=str(npz), fix="remove the empty split or add images")
+        if yi['shape'][0] != n: raise DataError(f"{n} {s} images but {yi['shape'][0]} labels", thing=str(npz), fix="rebuild the archive")
+        if int(np.prod(yi['shape'][1:], dtype=np.int64)) > MAX_CLASSES:
+            raise DataError(f"{s}_labels has shape {yi['shape']}: more than {MAX_CLASSES:,} label columns", thing=str(npz), fix="labels are (N,) or (N, K) with K classes")
+        lay, im_shape = _npz_layout(xi['shape'], f'{s}_images', npz)
+        if shape is not None and im_shape != shape:
+            raise DataError(f"{s} images are {' x '.join(map(str, im_shape))} but {parts[0][0]} images are {' x '.join(map(str, shape))}", thing=str(npz),
+                            fix="give every split images of one size")
+        shape = im_shape; layouts.append(lay); counts.append(n)
+        with np.load(npz, allow_pickle=False) as z: y = z[f'{s}_labels']
+        ys.append(_check_labels(y, f'{s}_labels', npz)); n_label_cols.add(ys[-1].shape[1])
+    if len(n_label_cols) > 1: raise DataError(f"the splits have different numbers of label columns {sorted(n_label_cols)}", thing=str(npz), fix="rebuild the archive")
+    volumes = layouts[0] in ('dhw', 'cdhw', 'dhwc')
+    if any((l in ('dhw', 'cdhw', 'dhwc')) != volumes for l in layouts):
+        raise DataError("some splits hold 2D images and others 3D volumes", thing=str(npz), fix="rebuild the archive")
+    lo, hi = 0., 255.
+    dtypes = {heads[f'{s}_images']['dtype'] for s, _ in parts}
+    if any(d.kind == 'f' or d.itemsize > 1 for d in dtypes if d.kind != 'b'):   # one scale for every split: min and max of all pixels
+        lo, hi = np.inf, -np.inf
+        for s, _ in parts:
+            k = 0
+            for c in _npz_chunks(npz, f'{s}_images'):
+                if c.dtype.kind == 'f':
+                    bad = ~np.isfinite(c).reshape(len(c), -1).all(1)
+                    if bad.any(): raise DataError(f"{s}_images has NaN or infinite pixels (first: image {k + int(np.flatnonzero(bad)[0])})", thing=str(npz),
+                                                  fix="replace them (np.nan_to_num) or drop those images")
+                lo, hi = min(lo, float(c.min())), max(hi, float(c.max())); k += len(c)
+    images = NpzImages(npz, [f'{s}_images' for s, _ in parts], layouts, counts, shape, volumes, (lo, hi))
+    y = np.concatenate(ys)
     multi = y.shape[1] > 1
     n_classes = y.shape[1] if multi else int(y.max()) + 1
     names, task = _medmnist_names(npz, n_classes)
@@ -195,24 +444,26 @@ def _read_npz(npz:Path, label_names=None)->pd.DataFrame:
         if len(label_names) != n_classes: raise BadArgumentError(f"{len(label_names)} label_names for {n_classes} classes", thing="label_names", fix=f"give {n_classes} names")
         names = [str(n) for n in label_names]
     labels = [';'.join(names[j] for j in np.flatnonzero(r)) for r in y] if multi else [names[int(v)] for v in y[:, 0]]
-    df = pd.DataFrame({'item': np.arange(len(x)), 'label': labels, 'patient_id': [f'{npz.stem}_{i}' for i in range(len(x))],
-                       'split': splits})
-    df.attrs.update(images=x, multi_label=multi, vocab=names, source=str(npz))
+    splits = [name for (s, name), n in zip(parts, counts) for _ in range(n)]
+    df = pd.DataFrame({'item': np.arange(len(y)), 'label': labels, 'patient_id': [f'{npz.stem}_{i}' for i in range(len(y))], 'split': splits})
+    df.attrs.update(images=images, multi_label=multi, vocab=names, source=str(npz), volumes=volumes, patient_ids=None)
     return df
 
 # %% ../nbs/04_data.ipynb #181e62f2
 def read_source(source,             # folder, CSV, MedMNIST `.npz`, DICOM folder, or a DataFrame of the standard columns
                 patient_re:str=None, # regex on file names whose first group is the patient id (folders only), e.g. r'^(P\d+)_'
-                label_names:list=None # class names for a MedMNIST `.npz` (default: from the `medmnist` package, else '0', '1', ...)
+                label_names:list=None, # class names for a MedMNIST `.npz` (default: from the `medmnist` package, else '0', '1', ...)
+                show_identifying:bool=False # keep DICOM PatientIDs as they are instead of their `pseudonym`
                )->pd.DataFrame:
-    "One table with columns `item`, `label`, `patient_id`, `split` for any `source`."
+    "One table with columns `item`, `label`, `patient_id`, `split` for any `source`; headers only, no pixels are read."
     if isinstance(source, pd.DataFrame):
         df = source.copy()
         if 'path' in df and 'item' not in df: df = df.rename(columns={'path': 'item'})
         for c in ('item', 'label'):
             if c not in df: raise DataError(f"the DataFrame has no {c!r} column", thing="source",
                                             fix="give columns item (or path), label[, patient_id][, split]")
-        if 'patient_id' not in df: df['patient_id'] = [Path(str(p)).stem for p in df['item']]
+        given = 'patient_id' in df
+        if not given: df['patient_id'] = [Path(str(p)).stem for p in df['item']]
         if 'split' not in df: df['split'] = None
         raw = [None if s is None or (isinstance(s, float) and np.isnan(s)) or str(s).strip() == '' else str(s).strip().lower()
                for s in df['split']]
@@ -221,7 +472,9 @@ def read_source(source,             # folder, CSV, MedMNIST `.npz`, DICOM folder
         df['split'] = [None if s is None else SPLIT_NAMES[s] for s in raw]
         if df['label'].isna().any() or (df['label'].astype(str).str.strip() == '').any():
             raise DataError("some labels are blank", thing="source", fix="fill in or drop those rows")
-        return df[['item', 'label', 'patient_id', 'split']].reset_index(drop=True)
+        out = df[['item', 'label', 'patient_id', 'split']].reset_index(drop=True)
+        out.attrs.update(patient_ids='column' if given else None, kind='dataframe')
+        return out
     if not isinstance(source, (str, Path)):
         raise BadArgumentError(f"cannot use a {type(source).__name__} as a data source", thing="source",
                                fix="give a folder, a .csv, a .npz or a pandas DataFrame")
@@ -229,11 +482,13 @@ def read_source(source,             # folder, CSV, MedMNIST `.npz`, DICOM folder
     if not path.exists(): raise DataError("does not exist", thing=str(path), fix="check the path")
     if path.is_dir():
         if not any(path.iterdir()): raise DataError("the folder is empty", thing=str(path), fix="put the images in class sub-folders")
-        df = _read_folder(path, patient_re)
-    elif path.suffix.lower() == '.csv': df = _read_csv(path)
-    elif path.suffix.lower() == '.npz': df = _read_npz(path, label_names)
+        df, kind = _read_folder(path, patient_re, show_identifying), 'folder'
+        if any((path/n).is_file() for n in LABEL_FILES): kind = 'csv'
+    elif path.suffix.lower() == '.csv': df, kind = _read_csv(path), 'csv'
+    elif path.suffix.lower() == '.npz': df, kind = _read_npz(path, label_names), 'npz'
     else: raise DataError(f"cannot use a {path.suffix or 'extension-less'} file as a data set", thing=str(path),
                           fix="give a folder, a .csv (path,label,...) or a MedMNIST .npz; for one image use inspect_path")
+    df.attrs.update(kind=kind, source=str(path))
     return df
 
 # %% ../nbs/04_data.ipynb #1d4c8b5d
@@ -252,7 +507,7 @@ def patient_split(df:pd.DataFrame,      # the table from `read_source`
                                      fix="add patients, or give each image its own patient id")
     n_splits = max(2, min(int(round(1 / valid_pct)), n_groups))
     per_class = pd.Series(groups).groupby(y).nunique()
-    if stratify and per_class.min() >= n_splits:
+    if stratify and per_class.min() >= n_splits and n_groups <= 20_000:   # StratifiedGroupKFold is slow with many groups; many groups balance anyway
         _, va = next(StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed).split(groups, y, groups))
     else:
         _, va = next(GroupShuffleSplit(n_splits=1, test_size=valid_pct, random_state=seed).split(groups, y, groups))
@@ -281,35 +536,100 @@ def _to_chw(a:np.ndarray, size:int, rgb:bool)->torch.Tensor:
     if a.shape[0] != size or a.shape[1] != size: a = np.asarray(Image.fromarray(a).resize((size, size), Image.BILINEAR))
     return torch.tensor(a.reshape(size, size, -1).transpose(2, 0, 1))
 
+VOLUME_MODES = ('3d', '2.5d', 'slice')
+
+def _volume_to_tensor(v:np.ndarray, size:int, mode:str='3d')->torch.Tensor:
+    "A `uint8` volume `(D, H, W)` as `(1, D, size, size)` ('3d'), its three middle slices as channels ('2.5d') or its middle slice ('slice')."
+    mid = v.shape[0] // 2
+    if mode == '2.5d': v = v[np.clip([mid - 1, mid, mid + 1], 0, v.shape[0] - 1)]
+    elif mode == 'slice': v = v[mid:mid + 1]
+    sl = [v[k] if v.shape[1:] == (size, size) else np.asarray(Image.fromarray(v[k]).resize((size, size), Image.BILINEAR)) for k in range(len(v))]
+    t = torch.from_numpy(np.stack(sl))
+    return t[None] if mode == '3d' else t
+
+# %% ../nbs/04_data.ipynb #b39878df
 class _ImageStore:
-    "All images of a table as one `uint8` tensor `(N, C, size, size)`, loaded once."
-    def __init__(self, df, size:int, show_progress:bool=True):
-        n = len(df)
-        arrays = df.attrs.get('images')
-        if arrays is not None: ims = [arrays[int(i)] for i in df['item']]
-        else:
+    "The images of a table resized to `size`: one `uint8` tensor `(N, C, size, size)` in memory, or read item by item (streamed)."
+    def __init__(self, df, size:int, show_progress:bool=True, in_memory:bool=None, cache=None, n_channels:int=3, volume_mode:str='3d'):
+        arrays, n = df.attrs.get('images'), len(df)
+        self.size, self.volume_mode = size, (volume_mode if df.attrs.get('volumes') else None)
+        if self.volume_mode not in (None,) + VOLUME_MODES:
+            raise BadArgumentError(f"volume_mode must be one of {VOLUME_MODES}, got {volume_mode!r}", thing="volume_mode", fix="use '3d', '2.5d' or 'slice'")
+        if arrays is not None and not arrays.loaded:
+            arrays.load(cache=cache if cache is not None and (in_memory is False or arrays.nbytes > IN_MEMORY_BYTES) else None, in_memory=bool(in_memory))
+        depth = arrays.image_shape[0] if self.volume_mode == '3d' else 3 if self.volume_mode == '2.5d' else 1 if self.volume_mode else None
+        per_image = (depth or (1 if n_channels == 1 else 3)) * size * size
+        need, thing = n * per_image, str(df.attrs.get('source', 'the data set'))
+        if in_memory is None: in_memory = need <= IN_MEMORY_BYTES and need <= MEMORY_SHARE * available_memory()
+        self.in_memory, self.items, self.cache = bool(in_memory), _Items(df), cache
+        if not in_memory:   # streamed: decode and resize per item, in the DataLoader's workers
+            self.rgb, self.x = (n_channels == 3 if not self.volume_mode else self.volume_mode == '2.5d'), None
+            return
+        check_memory(need, f"{n:,} images of {size} x {size} in memory", thing, share=MEMORY_SHARE * 2,
+                     fix="leave in_memory unset (or False) to stream the images from disk, or use a smaller size")
+        it = range(n)
+        if show_progress and n > 200:
             from fastprogress.fastprogress import progress_bar
-            it = df['item'].tolist()
-            ims = [load_image(p) for p in (progress_bar(it, leave=False) if show_progress and n > 200 else it)]
-        self.size, self.rgb = size, any(a.ndim == 3 for a in ims)
-        x = torch.empty((n, 3 if self.rgb else 1, size, size), dtype=torch.uint8)
-        for k, a in enumerate(ims): x[k] = _to_chw(a, size, self.rgb)
+            it = progress_bar(it, leave=False)
+        if self.volume_mode:
+            self.rgb = self.volume_mode == '2.5d'
+            x = torch.empty((n,) + tuple(_volume_to_tensor(self.items[0], size, self.volume_mode).shape), dtype=torch.uint8)
+            for k in it: x[k] = _volume_to_tensor(self.items[k], size, self.volume_mode)
+            self.x = x; return
+        self.rgb, x = False, torch.empty((n, 1, size, size), dtype=torch.uint8)
+        for k in it:   # one image at a time: never more than one full-size image in memory
+            it_k = self.items[k]
+            a = it_k if isinstance(it_k, np.ndarray) else load_image(it_k)
+            if a.ndim == 3 and not self.rgb:   # the first colour image: from now on keep three channels
+                self.rgb = True; x = x.expand(-1, 3, -1, -1).contiguous()
+            x[k] = _to_chw(a, size, self.rgb)
         self.x = x
-    def __getitem__(self, i): return TensorImage(self.x[i])
+    def __getitem__(self, i): return TensorImage(self.x[i]) if self.x is not None else self.get_x(i)
     @property
-    def get_x(self): return StoredImage(self.x, self.size, self.rgb)
+    def get_x(self): return StoredImage(self.x, self.size, self.rgb, items=None if self.in_memory else self.items,
+                                        cache=self.cache, volume_mode=self.volume_mode)
 
 # %% ../nbs/04_data.ipynb #785c5fe9
 class StoredImage(Transform):
-    "Item transform: a row number gives the preloaded image; a file path or an array is loaded and resized the same way."
-    def __init__(self, x=None, size:int=64, rgb:bool=False):
-        super().__init__(); self.x, self.size, self.rgb = x, size, rgb
+    "Item transform: a row number gives its image, from memory (`x`) or read and resized on the spot (`items`, optional disk `cache`)."
+    def __init__(self, x=None, size:int=64, rgb:bool=False, items=None, cache=None, volume_mode:str=None):
+        super().__init__(); self.x, self.size, self.rgb, self.items, self.volume_mode = x, size, rgb, items, volume_mode
+        self.cache = None if cache is None else Path(cache).expanduser()
+    def _cached(self, path):
+        "The resized image of the file `path`, from the disk cache when it is there (written there otherwise)."
+        p = Path(path)
+        if self.cache is None: return _to_chw(load_image(p), self.size, self.rgb)
+        st = p.stat()
+        key = hashlib.sha1(f"{p.resolve()}|{st.st_size}|{st.st_mtime_ns}|{self.size}|{self.rgb}".encode()).hexdigest()
+        f = self.cache/key[:2]/f"{key}.npy"
+        try: return torch.from_numpy(np.load(f))
+        except (OSError, ValueError, EOFError): pass
+        t = _to_chw(load_image(p), self.size, self.rgb)
+        f.parent.mkdir(parents=True, exist_ok=True)
+        tmp = f.with_suffix(f'.{os.getpid()}.tmp')
+        with open(tmp, 'wb') as fh: np.save(fh, t.numpy())
+        os.replace(tmp, f)   # atomic: workers may race
+        return t
     def encodes(self, i):
-        if isinstance(i, (int, np.integer)) and self.x is not None: return TensorImage(self.x[int(i)])
-        a = _to_uint8(np.asarray(i)) if isinstance(i, (np.ndarray, torch.Tensor)) else load_image(i)
-        return TensorImage(_to_chw(a, self.size, self.rgb))
+        if isinstance(i, (int, np.integer)):
+            if self.x is not None: return TensorImage(self.x[int(i)])
+            if self.items is not None:
+                it = self.items[int(i)]
+                if isinstance(it, np.ndarray): return TensorImage(_volume_to_tensor(it, self.size, self.volume_mode) if self.volume_mode else _to_chw(it, self.size, self.rgb))
+                return TensorImage(self._cached(it))
+        if isinstance(i, (np.ndarray, torch.Tensor)):
+            a = _to_uint8(np.asarray(i))
+            return TensorImage(_volume_to_tensor(a, self.size, self.volume_mode) if self.volume_mode else _to_chw(a, self.size, self.rgb))
+        return TensorImage(self._cached(i) if isinstance(i, (str, Path)) else _to_chw(load_image(i), self.size, self.rgb))
     def __getstate__(self):   # an exported Learner keeps the recipe, not the training images
-        d = dict(self.__dict__); d['x'] = None; return d
+        d = dict(self.__dict__); d['x'] = d['items'] = d['cache'] = None; return d
+
+class _Items:
+    "Row -> image source for streaming: file paths, or the (lazy) arrays of an `.npz` (indexed by the table's `item`)."
+    def __init__(self, df):
+        self.arrays, self.items = df.attrs.get('images'), df['item'].tolist()
+    def __len__(self): return len(self.items)
+    def __getitem__(self, i): return self.arrays[int(self.items[i])] if self.arrays is not None else self.items[i]
 
 class RowLabel(Transform):
     "Item transform: row number -> its label (a class name, or a multi-hot vector when `names` is given)."
@@ -345,20 +665,23 @@ def _batch_tfms(n_channels, augment, aug_kwargs=None):
     return tfms
 
 # %% ../nbs/04_data.ipynb #b2b35482
-def _prepare(source, valid_pct, seed, patient_re, allow_leakage, stratify=True, label_names=None):
+def _prepare(source, valid_pct, seed, patient_re, allow_leakage, stratify=True, label_names=None, in_memory=None, cache=None):
     df = read_source(source, patient_re=patient_re, label_names=label_names)
+    arrays = df.attrs.get('images')
+    if arrays is not None and not arrays.loaded:   # a large .npz fails (or goes to the disk cache) before any other work
+        arrays.load(cache=cache if cache is not None and (in_memory is False or arrays.nbytes > IN_MEMORY_BYTES) else None, in_memory=bool(in_memory))
     attrs = dict(df.attrs)
     df = df.reset_index(drop=True)
     df.attrs.update(attrs)
+    thing = str(getattr(source, 'name', source)) if not isinstance(source, pd.DataFrame) else 'source'
     if df['label'].nunique() < 2 and not attrs.get('multi_label'):
-        raise DataError(f"only one class ({df['label'].iloc[0]!r}) in {len(df)} images", thing=str(getattr(source, 'name', source)) if not isinstance(source, pd.DataFrame) else 'source',
+        raise DataError(f"only one class ({df['label'].iloc[0]!r}) in {len(df)} images", thing=thing,
                         fix="a classifier needs at least two classes: add images of another class")
     leaked = check_leakage(df)
     if len(leaked) and not allow_leakage:
-        p = leaked.iloc[0]
+        p = leaked.iloc[0]   # DICOM PatientIDs are already pseudonyms in the table: nothing identifying reaches the message
         raise DataError(f"{len(leaked)} patient(s) appear in more than one split (e.g. {p.patient_id!r}), so scores would be inflated",
-                        thing=str(source) if not isinstance(source, pd.DataFrame) else 'source',
-                        fix="move each patient's images to one split (or pass allow_leakage=True to go on anyway)")
+                        thing=thing, fix="move each patient's images to one split (or pass allow_leakage=True to go on anyway)")
     has = set(df['split'].dropna())
     if 'valid' not in has:
         pool = df['split'].isna() | (df['split'] == 'train')
@@ -371,31 +694,40 @@ def _prepare(source, valid_pct, seed, patient_re, allow_leakage, stratify=True, 
 # %% ../nbs/04_data.ipynb #e60535a3
 def get_dls(source,                 # folder, CSV, MedMNIST `.npz`, DICOM folder (+ labels.csv) or DataFrame (see `read_source`)
             size:int=64,            # images are resized to `size` x `size`
-            bs:int=32,              # batch size
+            bs:int=32,              # batch size (a training set smaller than this trains with one batch of all its images)
             augment:bool=True,      # flips, small rotations/zooms, brightness/contrast on the training batches
             seed:int=42,            # seed for the split and the shuffling
             n_channels:int=3,       # 3 (gray copied to RGB: what pretrained backbones want) or 1
             valid_pct:float=0.2,    # share of patients for validation when the source has no validation split
-            num_workers:int=0,      # DataLoader workers (0 is fastest for in-memory data)
+            num_workers:int=None,   # DataLoader worker processes (default: 0 in memory, up to 4 when streaming)
             patient_re:str=None,    # regex for patient ids in file names (folders without labels.csv)
             label_names:list=None,  # class names for a MedMNIST `.npz`
             allow_leakage:bool=False, # go on even when a patient is in two splits
             aug_kwargs:dict=None,   # extra arguments for fastai's `aug_transforms`
             device=None,            # where batches go (default: fastai's default device)
-            show_progress:bool=True # progress bar while loading images
+            show_progress:bool=True,# progress bar while loading images into memory
+            in_memory:bool=None,    # keep the resized images in memory; `None`: when they fit in `IN_MEMORY_BYTES`, else stream
+            cache=None,             # folder for an on-disk cache of resized images (streamed) and of large `.npz` arrays
+            volume_mode:str='3d'    # 3-D `.npz` volumes: '3d' batches (bs, 1, D, size, size), '2.5d' (3 middle slices), 'slice'
            )->DataLoaders:
     "fastai `DataLoaders` for `source`: patient-level split, images `(bs, n_channels, size, size)`, ImageNet-normalised."
     if n_channels not in (1, 3): raise BadArgumentError(f"n_channels must be 1 or 3, got {n_channels}", thing="n_channels", fix="use 1 or 3")
     if not isinstance(size, (int, np.integer)) or size < 8: raise BadArgumentError(f"size must be an integer >= 8, got {size!r}", thing="size", fix="use e.g. 64")
     if not isinstance(bs, (int, np.integer)) or bs < 1: raise BadArgumentError(f"bs must be a positive integer, got {bs!r}", thing="bs", fix="use e.g. 32")
+    if volume_mode not in VOLUME_MODES: raise BadArgumentError(f"volume_mode must be one of {VOLUME_MODES}, got {volume_mode!r}", thing="volume_mode", fix="use '3d', '2.5d' or 'slice'")
+    if num_workers is not None and (not isinstance(num_workers, (int, np.integer)) or num_workers < 0):
+        raise BadArgumentError(f"num_workers must be 0 or more, got {num_workers!r}", thing="num_workers", fix="use 0 (no worker processes) or e.g. 4")
     set_seed(seed)
-    df = _prepare(source, valid_pct, seed, patient_re, allow_leakage, label_names=label_names)
+    df = _prepare(source, valid_pct, seed, patient_re, allow_leakage, label_names=label_names, in_memory=in_memory, cache=cache)
     for s in ('train', 'valid'):
         if not (df['split'] == s).any(): raise DataError(f"the {s} split is empty", thing=str(source), fix="add images or change valid_pct")
-    store = _ImageStore(df, size, show_progress)
-    dls = _make_dls(df, store, bs, n_channels, augment, aug_kwargs, num_workers, device, seed)
+    store = _ImageStore(df, size, show_progress, in_memory=in_memory, cache=cache, n_channels=n_channels, volume_mode=volume_mode)
+    if store.volume_mode: n_channels = 1 if store.volume_mode == '3d' else 3 if store.volume_mode == '2.5d' else n_channels
+    if num_workers is None: num_workers = 0 if store.in_memory else min(4, os.cpu_count() or 1)
+    dls = _make_dls(df, store, bs, n_channels, augment and store.volume_mode != '3d', aug_kwargs, num_workers, device, seed)
     dls.source_df, dls.store = df, store
-    dls.medcnn_cfg = dict(size=size, bs=bs, n_channels=n_channels, label_names=label_names,
+    dls.medcnn_cfg = dict(size=size, bs=bs, n_channels=n_channels, label_names=label_names, in_memory=store.in_memory,
+                          cache=None if cache is None else str(cache), volume_mode=store.volume_mode,
                           source=str(source) if not isinstance(source, pd.DataFrame) else None)
     return dls
 
@@ -444,19 +776,26 @@ def _attach(dl, store, df, idx, vocab):
 def _make_dls(df, store, bs, n_channels, augment, aug_kwargs, num_workers, device, seed):
     ytfms, vocab = _label_tfms(df)
     idx = {s: np.flatnonzero(df['split'].values == s).tolist() for s in ('train', 'valid', 'test')}
+    n_train, thing = len(idx['train']), str(df.attrs.get('source', 'source'))
+    if n_train < 2: raise DataError(f"only {n_train} training image after the patient-level split: nothing to learn from", thing=thing,
+                                    fix="add images (or lower valid_pct)")
+    if n_train < bs:   # fastai drops the last partial training batch: with fewer images than `bs` an epoch would take no step at all
+        warnings.warn(f"{n_train} training images, fewer than the batch size {bs}: training with batches of {n_train}")
     dsets = Datasets(list(range(len(df))), [[store.get_x], ytfms], splits=[idx['train'], idx['valid']])
-    kw = dict(bs=bs, num_workers=num_workers, device=device)
-    dls = dsets.dataloaders(after_batch=_batch_tfms(n_channels, augment, aug_kwargs), dl_type=_TensorDL, **kw)
-    dls = MedDataLoaders(*dls.loaders, path=dls.path, device=dls.device)
+    kw = dict(num_workers=num_workers, device=device)
+    dls = dsets.dataloaders(bs=bs, after_batch=_batch_tfms(n_channels, augment, aug_kwargs), dl_type=_TensorDL, **kw)
+    train = dls.train if n_train >= bs else dls.train.new(bs=n_train)
+    dls = MedDataLoaders(train, dls.valid, path=dls.path, device=dls.device)
     dls.valid.after_batch = type(dls.valid.after_batch)(_batch_tfms(n_channels, False))
-    _attach(dls.train, store, df, idx['train'], list(dls.vocab)); _attach(dls.valid, store, df, idx['valid'], list(dls.vocab))
+    if store.x is not None:
+        _attach(dls.train, store, df, idx['train'], list(dls.vocab)); _attach(dls.valid, store, df, idx['valid'], list(dls.vocab))
     dls.test_idx = idx['test']
     return dls
 
 # %% ../nbs/04_data.ipynb #cc73d682
 def get_test_dl(source,           # the same kinds of source as `get_dls`
                 dls:DataLoaders,  # the `DataLoaders` from `get_dls` (gives size, channels, vocab, normalisation)
-                **kwargs          # `bs`, `patient_re`, `label_names`, `show_progress`
+                **kwargs          # `bs`, `patient_re`, `label_names`, `show_progress`, `in_memory`, `cache`
                ):
     "A labelled DataLoader of the test split of `source`, prepared like `dls`; `None` when `source` has no test split."
     cfg = getattr(dls, 'medcnn_cfg', None)
@@ -465,22 +804,22 @@ def get_test_dl(source,           # the same kinds of source as `get_dls`
     same = cfg['source'] is not None and not isinstance(source, pd.DataFrame) and str(source) == cfg['source']
     if same:
         if not dls.test_idx: return None
-        df, store = dls.source_df, dls.store
-        ytfms, _ = _label_tfms(df, vocab=list(dls.vocab))
-        ds = Datasets(dls.test_idx, [[store.get_x], ytfms])
-        dl = _TensorDL(ds, bs=bs, shuffle=False, after_batch=_batch_tfms(cfg['n_channels'], False), device=dls.device)
-        return _attach(dl, store, df, dls.test_idx, list(dls.vocab))
-    df = read_source(source, patient_re=kwargs.get('patient_re'), label_names=kwargs.get('label_names', cfg.get('label_names')))
-    attrs = dict(df.attrs); df = df[df['split'] == 'test'].reset_index(drop=True); df.attrs.update(attrs)
-    if len(df) == 0: return None
-    unknown = sorted(set(df['label']) - set(dls.vocab)) if not attrs.get('multi_label') else []
-    if unknown: raise DataError(f"test labels {unknown} are not among the training classes {list(dls.vocab)}", thing=str(source),
-                                fix="use the same class names in every split")
-    store = _ImageStore(df, cfg['size'], kwargs.get('show_progress', True))
+        df, store, idx = dls.source_df, dls.store, dls.test_idx
+    else:
+        df = read_source(source, patient_re=kwargs.get('patient_re'), label_names=kwargs.get('label_names', cfg.get('label_names')))
+        attrs = dict(df.attrs); df = df[df['split'] == 'test'].reset_index(drop=True); df.attrs.update(attrs)
+        if len(df) == 0: return None
+        unknown = sorted(set(df['label']) - set(dls.vocab)) if not attrs.get('multi_label') else []
+        if unknown: raise DataError(f"test labels {unknown} are not among the training classes {list(dls.vocab)}", thing=str(source),
+                                    fix="use the same class names in every split")
+        store = _ImageStore(df, cfg['size'], kwargs.get('show_progress', True), in_memory=kwargs.get('in_memory'),
+                            cache=kwargs.get('cache', cfg.get('cache')), n_channels=cfg['n_channels'], volume_mode=cfg.get('volume_mode') or '3d')
+        idx = list(range(len(df)))
     ytfms, _ = _label_tfms(df, vocab=list(dls.vocab))
-    ds = Datasets(list(range(len(df))), [[store.get_x], ytfms])
-    dl = _TensorDL(ds, bs=bs, shuffle=False, after_batch=_batch_tfms(cfg['n_channels'], False), device=dls.device)
-    return _attach(dl, store, df, list(range(len(df))), list(dls.vocab))
+    ds = Datasets(idx, [[store.get_x], ytfms])
+    dl = _TensorDL(ds, bs=bs, shuffle=False, after_batch=_batch_tfms(cfg['n_channels'], False), device=dls.device,
+                   num_workers=0 if store.in_memory else dls.train.num_workers)
+    return _attach(dl, store, df, idx, list(dls.vocab)) if store.x is not None else dl
 
 # %% ../nbs/04_data.ipynb #fa3c901d
 def download_medmnist(flag:str='pneumoniamnist', # a MedMNIST 2D set, e.g. 'pneumoniamnist', 'dermamnist', 'chestmnist'
@@ -510,11 +849,11 @@ def download_medmnist(flag:str='pneumoniamnist', # a MedMNIST 2D set, e.g. 'pneu
 # %% ../nbs/04_data.ipynb #a20d1738
 def dataset_summary(source # anything `read_source` takes, or its table
                    )->pd.DataFrame:
-    "Per split of `source`: images, patients, classes, class balance, image sizes and modality."
+    "Per split of `source`: images, patients, classes, class balance, image sizes and modality (from headers, not pixels)."
     df = source if isinstance(source, pd.DataFrame) and 'split' in source and source['split'].notna().all() and 'item' in source else read_source(source)
     arrays = df.attrs.get('images')
     def size_of(item):
-        if arrays is not None: return 'x'.join(map(str, arrays[int(item)].shape[:2]))
+        if arrays is not None: return 'x'.join(map(str, arrays.image_shape))
         p = Path(item)
         if p.suffix.lower() in DICOM_EXTS or is_dicom_file(p):
             try: h = pydicom.dcmread(p, stop_before_pixels=True); return f"{h.Rows}x{h.Columns}"
@@ -523,7 +862,7 @@ def dataset_summary(source # anything `read_source` takes, or its table
             with Image.open(p) as im: return f"{im.height}x{im.width}"
         except Exception: return '?'
     def modality_of(item):
-        if arrays is not None: return 'MedMNIST array'
+        if arrays is not None: return 'NumPy volumes' if arrays.volumes else 'MedMNIST array'
         p = Path(item)
         if p.suffix.lower() in DICOM_EXTS or is_dicom_file(p):
             try: return 'DICOM ' + str(pydicom.dcmread(p, stop_before_pixels=True, specific_tags=['Modality']).get('Modality', '?'))
@@ -536,8 +875,9 @@ def dataset_summary(source # anything `read_source` takes, or its table
     for s, g in d.groupby('split', sort=False):
         counts = g['label'].value_counts()
         sz = sizes[sizes.split == s]['size'].value_counts()
-        out.append({'split': s, 'images': len(g), 'patients': g['patient_id'].nunique(), 'classes': len(counts),
-                    'balance': ', '.join(f"{k}: {v} ({v / len(g):.0%})" for k, v in counts.sort_index().items()),
+        out.append({'split': s, 'images': len(g), 'patients': g['patient_id'].nunique() if df.attrs.get('patient_ids') else 'no ids',
+                    'classes': len(counts),
+                    'balance': ', '.join(f"{k}: {v} ({v / len(g):.0%})" for k, v in counts.sort_index().head(10).items()) + (' ...' if len(counts) > 10 else ''),
                     'image sizes': ', '.join(f"{k} ({v})" for k, v in sz.head(3).items()) + (' ...' if len(sz) > 3 else ''),
                     'modality': ', '.join(sizes[sizes.split == s]['modality'].unique())})
     order = {'train': 0, 'valid': 1, 'test': 2}
@@ -559,12 +899,32 @@ def plot_summary(source, # anything `read_source` takes, or its table
 
 # %% ../nbs/04_data.ipynb #4dc15bfd
 def inspect_path(path,                       # an image, a DICOM file, a folder, a CSV or a MedMNIST .npz
-                 show_identifying:bool=False # show patient names, IDs and dates in a DICOM header
+                 show_identifying:bool=False # show patient names, IDs and dates (DICOM headers, and DICOM patient ids of a data set)
                 )->str:
     "A readable report on `path`: the file's facts, or a data set's summary and leakage check; `MedcnnError` on bad input."
     with warnings.catch_warnings():   # pydicom's warnings about odd values would be extra stderr lines in `medcnn-tl inspect`
         warnings.simplefilter('ignore')
         return _inspect(path, show_identifying)
+
+_NO_IDS = {'folder': "the file names carry no patient id (no patient_re given) and the images are not DICOM",
+           'csv': "the CSV has no patient_id column", 'npz': "a MedMNIST-style .npz holds no patient ids",
+           'dataframe': "the table has no patient_id column"}
+_IDS_FIX = {'folder': "pass patient_re (CLI: --patient-re) or add a labels.csv with a patient_id column",
+            'csv': "add a patient_id column", 'npz': "trust the archive's own splits, or rebuild it with patient ids",
+            'dataframe': "add a patient_id column"}
+
+def _leakage_lines(df, show_identifying=False)->list:
+    "The leakage verdict of a table: a count when patient ids exist, else why it cannot be checked."
+    ids, kind = df.attrs.get('patient_ids'), df.attrs.get('kind', 'folder')
+    if not ids:
+        return [f"Patient leakage: cannot be checked: {_NO_IDS.get(kind, 'no patient ids')}, so each image counts as its own patient "
+                f"and images of one patient may sit in different splits. Fix: {_IDS_FIX.get(kind, 'add patient ids')}."]
+    leaked = check_leakage(df)
+    where = {'column': 'the patient_id column', 'regex': 'patient_re on the file names',
+             'dicom': 'the DICOM PatientID' + (' (shown as given, on request)' if show_identifying else ', shown as pseudonyms')}[ids]
+    line = f"Patient leakage: {len(leaked)} patient(s) in more than one split"
+    line += (f" (e.g. {', '.join(leaked.patient_id.astype(str)[:5])}). Fix: move each patient to one split." if len(leaked) else " (good).")
+    return [line + f" Patient ids from {where}."]
 
 def _inspect(path, show_identifying):
     from medcnn_tl.dicom import dicom_summary, dicom_meta
@@ -589,13 +949,14 @@ def _inspect(path, show_identifying):
         lines += [f"Image file {p}", f"  format             {fmt} ({mode})", f"  size               {a.shape[0]} x {a.shape[1]}",
                   f"  channels           {1 if a.ndim == 2 else a.shape[2]}", f"  value range        {int(a.min())} .. {int(a.max())} (as 8-bit)"]
         return '\n'.join(lines)
-    df = read_source(p)
+    df = read_source(p, show_identifying=show_identifying)
     summ = dataset_summary(df)
-    lines += [f"Data set {p}: {len(df)} images, {df['label'].nunique()} classes, {df['patient_id'].nunique()} patients", '']
+    arrays = df.attrs.get('images')
+    what = f"{len(df)} {'volumes' if arrays is not None and arrays.volumes else 'images'}, {df['label'].nunique()} classes, "
+    what += f"{df['patient_id'].nunique()} patients" if df.attrs.get('patient_ids') else "no patient ids"
+    lines += [f"Data set {p}: {what}", '']
     lines += summ.to_string(index=False).splitlines()
-    leaked = check_leakage(df)
-    lines += ['', f"Patient leakage: {len(leaked)} patient(s) in more than one split"
-              + (f" — e.g. {', '.join(leaked.patient_id.astype(str)[:5])}. Fix: move each patient to one split." if len(leaked) else " (good).")]
+    lines += [''] + _leakage_lines(df, show_identifying)
     if df['split'].isna().all(): lines.append("No splits given: get_dls will split by patient (valid_pct).")
     return '\n'.join(lines)
 
@@ -629,20 +990,26 @@ def tensor_dls(x, y,                # images (N,C,H,W) and integer labels (N,)
                bs:int=32,           # batch size
                vocab:list=None,     # class names
                seed:int=42,         # seed of the split and the shuffling
-               valid=None           # or an explicit `(x_valid, y_valid)` pair
+               valid=None,          # or an explicit `(x_valid, y_valid)` pair
+               device=None          # where batches go: default `pick_device()`'s choice (honours `MEDCNN_TL_DEVICE`)
               )->DataLoaders:
-    "fastai `DataLoaders` over in-memory tensors `x`, `y` with a stratified `valid_pct` split (or `valid`)."
+    "fastai `DataLoaders` over in-memory tensors `x`, `y` with a stratified `valid_pct` split (or `valid`), delivering batches on `device`."
+    from medcnn_tl.core import pick_device
     x, y = torch.as_tensor(x).float(), torch.as_tensor(y).long().view(-1)
     if valid is None:
         from sklearn.model_selection import train_test_split
         ti, vi = train_test_split(np.arange(len(y)), test_size=valid_pct, random_state=seed, stratify=y.numpy())
         (xt, yt), (xv, yv) = (x[ti], y[ti]), (x[vi], y[vi])
-    else: (xt, yt), (xv, yv) = (x, y), valid
+    else: (xt, yt), (xv, yv) = (x, y), (torch.as_tensor(valid[0]).float(), torch.as_tensor(valid[1]).long().view(-1))
     vocab = vocab if vocab is not None else [str(i) for i in range(int(y.max())+1)]
+    dev = pick_device(None if device is None else str(device)).device
+    on_gpu = dev.type in ('cuda', 'mps') and (dev.type == 'mps' or 4*(x.numel() + y.numel()) < torch.cuda.get_device_properties(dev).total_memory/4)
     set_seed(seed)
-    trn = TfmdDL(TensorImageDataset(xt, yt, vocab), bs=bs, shuffle=True, drop_last=len(yt) > bs)
-    val = TfmdDL(TensorImageDataset(xv, yv, vocab), bs=bs*2, shuffle=False)
-    return DataLoaders(trn, val)
+    def _dl(xs, ys, **kw):
+        dl = _TensorDL(TensorImageDataset(xs, ys, vocab), num_workers=0, device=dev, **kw)
+        dl._X, dl._Y = (xs.to(dev), TensorCategory(ys.to(dev))) if on_gpu else (xs, TensorCategory(ys))
+        return dl
+    return DataLoaders(_dl(xt, yt, bs=bs, shuffle=True, drop_last=len(yt) > bs), _dl(xv, yv, bs=bs*2, shuffle=False), device=dev)
 
 # %% ../nbs/04_data.ipynb #2ef902fa
 def toy_images(n:int=96, size:int=32, n_in:int=3, seed:int=0):

@@ -18,8 +18,9 @@ from pydicom.uid import UID
 from .core import MedcnnError, BadArgumentError, DataError, MissingDependencyError
 
 # %% auto #0
-__all__ = ['MAX_PIXELS', 'CODEC_FIX', 'WINDOWS', 'IDENTIFYING', 'is_dicom_file', 'DicomImage', 'read_dicom', 'get_window',
-           'window_image', 'multi_window', 'dicom_meta', 'dicom_summary', 'dicom_to_pil', 'DicomBlock']
+__all__ = ['MAX_PIXELS', 'CODEC_FIX', 'WINDOWS', 'IDENTIFYING', 'is_dicom_file', 'DicomImage', 'read_dicom', 'DicomVolume',
+           'read_dicom_series', 'get_window', 'window_image', 'multi_window', 'dicom_meta', 'dicom_summary',
+           'dicom_to_pil', 'DicomBlock']
 
 # %% ../nbs/03_dicom.ipynb #293a0d98
 MAX_PIXELS = 64_000_000   # refuse pixel data larger than this (rows x columns x frames)
@@ -238,6 +239,48 @@ def _read_dicom(path:Path, max_pixels:int, frame:int)->DicomImage:
     ts = ds.file_meta.get('TransferSyntaxUID') if hasattr(ds, 'file_meta') else None
     return DicomImage(arr, ds, str(path), window, photometric, (_values(ds, 'Modality') or [''])[0],
                       _uid_name(str(ts)) if ts else 'unknown (no file meta)', spacing, frames if frame is None else 1)
+
+# %% ../nbs/03_dicom.ipynb #d1a0b002
+@dataclass
+class DicomVolume:
+    "A series read as one volume: `pixels` (slices, rows, columns) in physical units, `spacing` (dz, dy, dx) in mm, slice `z` positions."
+    pixels: np.ndarray
+    spacing: tuple
+    z: np.ndarray
+    modality: str = ''
+    paths: list = field(default_factory=list, repr=False)
+    def __repr__(self):
+        return (f"DicomVolume({self.modality or '?'}, {self.pixels.shape[0]} slices of {self.pixels.shape[1]}×{self.pixels.shape[2]}, "
+                f"voxel {' × '.join(f'{s:.3g}' for s in self.spacing)} mm, values {self.pixels.min():.0f}…{self.pixels.max():.0f})")
+
+# %% ../nbs/03_dicom.ipynb #d1a0b004
+def read_dicom_series(folder,               # a folder holding the files of one series (one slice per file)
+                      pattern:str='*.dcm'   # which files to read
+                     )->DicomVolume:
+    "Read the DICOM series in `folder` into a `DicomVolume` sorted by slice position; `MedcnnError` on a mixed or empty folder."
+    folder = Path(folder)
+    files = sorted(folder.glob(pattern)) if folder.is_dir() else []
+    if not files: raise DataError(f"no files matching {pattern!r}", thing=str(folder), fix="pass the folder that holds the slices of one series")
+    images = [read_dicom(f) for f in files]
+    series = {str(im.ds.get('SeriesInstanceUID', '')) for im in images}
+    if len(series) > 1:
+        raise DataError(f"the files belong to {len(series)} different series", thing=str(folder),
+                        fix="put each series (one scan) in its own folder")
+    shapes = {im.pixels.shape for im in images}
+    if len(shapes) > 1 or images[0].pixels.ndim != 2:
+        raise DataError(f"the slices do not all have one 2-D size ({', '.join(map(str, sorted(shapes)))})", thing=str(folder),
+                        fix="keep only the single-frame slices of one series in the folder")
+    try: z = np.array([float(im.ds.ImagePositionPatient[2]) for im in images])
+    except (AttributeError, IndexError, TypeError, ValueError):
+        raise DataError("a slice has no usable ImagePositionPatient, so the slice order is unknown", thing=str(folder),
+                        fix="these files do not form a volume; read them one by one with read_dicom") from None
+    order = np.argsort(z, kind='stable'); z = z[order]
+    if len(z) > 1 and not (np.diff(z) > 0).all():
+        raise DataError("two slices have the same position", thing=str(folder), fix="remove duplicate slices (or a second series) from the folder")
+    dz = float(np.median(np.diff(z))) if len(z) > 1 else float(images[0].ds.get('SliceThickness') or 1.0)
+    dy, dx = images[0].spacing or (1.0, 1.0)
+    pixels = np.stack([images[i].pixels for i in order])
+    return DicomVolume(pixels, (dz, float(dy), float(dx)), z, images[0].modality, [str(files[i]) for i in order])
 
 # %% ../nbs/03_dicom.ipynb #06a86cca
 WINDOWS = {  # name: (level, width) in HU

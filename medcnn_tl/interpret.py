@@ -6,19 +6,23 @@ Docs: https://medcnn-tl.github.io/medcnn_tl/interpret.html.md"""
 
 # %% ../nbs/07_interpret.ipynb #d850c9fc
 from __future__ import annotations
-import json, math, warnings
+import copy, json, math, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
-import torch
+import torch, torch.nn as nn
 from sklearn import metrics as skm
-from .core import BadArgumentError, quiet_notices
+from fastcore.basics import patch
+from .core import BadArgumentError, DataError, quiet_notices
 from .transfer import trainable_params
 with quiet_notices():
     from fastai.learner import Learner
 
 # %% auto #0
-__all__ = ['METRIC_COLUMNS', 'choose_threshold', 'medical_metrics', 'predict_probs', 'evaluate', 'plot_confusion', 'plot_roc',
-           'history', 'record_run', 'auc_standard_error']
+__all__ = ['METRIC_COLUMNS', 'CAM_METHODS', 'choose_threshold', 'medical_metrics', 'predict_probs', 'evaluate', 'plot_confusion',
+           'plot_roc', 'history', 'record_run', 'auc_standard_error', 'default_target_layer', 'prepare_image',
+           'gradcam', 'occlusion', 'show_gradcam', 'lesion_phantoms', 'phantom_source', 'phantom_masks',
+           'localization_score', 'map_similarity', 'cascading_randomization', 'shuffled_labels', 'overfitting_epoch',
+           'expected_calibration_error', 'MedicalInterpretation', 'operating_point']
 
 # %% ../nbs/07_interpret.ipynb #3807f56c
 def choose_threshold(targets, # true labels (0/1)
@@ -165,3 +169,547 @@ def auc_standard_error(auc:float, # the measured AUC
 
 # %% ../nbs/07_interpret.ipynb #4016f99d
 METRIC_COLUMNS = ('accuracy', 'auc', 'sensitivity', 'specificity', 'balanced_accuracy', 'f1')
+
+# %% ../nbs/07_interpret.ipynb #e1100001
+CAM_METHODS = ('gradcam', 'gradcam++')
+
+def _plain(t):
+    "A fastai `TensorImage` (or any tensor subclass) as a plain `torch.Tensor`."
+    return t.as_subclass(torch.Tensor) if isinstance(t, torch.Tensor) and type(t) is not torch.Tensor else t
+
+def default_target_layer(model:nn.Module,    # a `TransferModel` (body + head) or any CNN
+                         x:torch.Tensor,     # an input batch (only its shape matters)
+                         min_side:int=3      # the map must be at least this many cells high and wide
+                        )->str:
+    "Name (in `model`) of the last layer of the body, in execution order, whose output map is at least `min_side` cells wide."
+    body = model[0] if isinstance(model, nn.Sequential) and hasattr(model[0], 'groups') else model
+    prefix = '0.' if body is not model else ''
+    skip = {id(body), id(getattr(body, 'net', body))}
+    seen = []
+    def hook(name):
+        def f(m, i, o):
+            if torch.is_tensor(o) and o.ndim == 4 and min(o.shape[-2:]) >= min_side: seen.append(name)
+        return f
+    hs = [m.register_forward_hook(hook(n)) for n, m in body.named_modules() if id(m) not in skip]
+    was = model.training
+    try:
+        with torch.no_grad(): model.eval()(_plain(x[:1]).float().to(next(model.parameters()).device))
+    finally:
+        for h in hs: h.remove()
+        model.train(was)
+    if not seen:
+        raise BadArgumentError(f"no layer keeps a feature map of at least {min_side}x{min_side} cells for "
+                               f"{tuple(x.shape[-2:])} images", thing="target_layer", fix="use larger images or pass target_layer")
+    return prefix + seen[-1]
+
+# %% ../nbs/07_interpret.ipynb #e1100006
+def _resolve_layer(model, layer, x):
+    "The `(name, module)` of `layer` (a module of `model`, its name, or `None` for `default_target_layer`)."
+    if layer is None: layer = default_target_layer(model, x)
+    if isinstance(layer, str):
+        try: return layer, model.get_submodule(layer)
+        except AttributeError: raise BadArgumentError(f"no layer named {layer!r} in the model", thing="target_layer",
+                                                      fix="use a name from dict(learn.model.named_modules())") from None
+    for n, m in model.named_modules():
+        if m is layer: return n, m
+    raise BadArgumentError("target_layer is not a layer of this model", thing="target_layer", fix="pass a module of learn.model or its name")
+
+def _cam(model, x, layer=None, method='gradcam', target_class=None)->np.ndarray:
+    "Maps `(N,H,W)` in [0,1] of `model` on the batch `x` at `layer`, computed by the grad-cam package."
+    from pytorch_grad_cam import GradCAM, GradCAMPlusPlus
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+    if method not in CAM_METHODS:
+        raise BadArgumentError(f"unknown method {method!r}", thing="method", fix=f"use one of {', '.join(CAM_METHODS)}")
+    name, module = _resolve_layer(model, layer, x)
+    x = _plain(x).float().to(next(model.parameters()).device)
+    targets = None
+    if target_class is not None:
+        tc = [target_class]*len(x) if np.ndim(target_class) == 0 else list(target_class)
+        targets = [ClassifierOutputTarget(int(c)) for c in tc]
+    was = model.training
+    try:
+        with (GradCAM if method == 'gradcam' else GradCAMPlusPlus)(model=model, target_layers=[module]) as cam:
+            cam.compute_input_gradient = True
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore'); out = cam(input_tensor=x, targets=targets)
+    finally: model.train(was); model.zero_grad(set_to_none=True)
+    return out.astype(np.float32)
+
+# %% ../nbs/07_interpret.ipynb #e1100008
+def _norm_stats(dls):
+    "Mean and std of the `Normalize` in the validation pipeline of `dls`, or `None`."
+    for f in getattr(getattr(getattr(dls, 'valid', None), 'after_batch', None), 'fs', []):
+        if type(f).__name__ == 'Normalize': return _plain(f.mean).float().cpu(), _plain(f.std).float().cpu()
+    return None
+
+def _to_display(x, dls)->np.ndarray:
+    "Batch `x` (normalised as `dls`) as the eye sees it: `(N,H,W)` grey or `(N,H,W,3)` colour, in [0,1]."
+    x = _plain(x).detach().float().cpu()
+    st = _norm_stats(dls)
+    if st is not None: x = x*st[1].view(1, -1, 1, 1) + st[0].view(1, -1, 1, 1)
+    else:
+        lo, hi = x.amin((1, 2, 3), keepdim=True), x.amax((1, 2, 3), keepdim=True)
+        x = (x - lo)/(hi - lo + 1e-7)
+    x = x.clamp(0, 1)
+    grey = x.shape[1] == 1 or bool(torch.allclose(x, x[:, :1].expand_as(x), atol=1e-3))
+    return (x[:, 0] if grey else x.permute(0, 2, 3, 1)).numpy()
+
+def prepare_image(learn:Learner, # a learner whose `dls` says how images are prepared
+                  image          # a tensor (C,H,W) or batch normalised as the data; an image or DICOM path; a PIL image; an array
+                 )->tuple:
+    "`image` as the model sees it (a batch `(N,C,H,W)`) and as the student sees it (`(N,H,W)` grey or `(N,H,W,3)`, in [0,1])."
+    dls = learn.dls
+    if isinstance(image, (list, tuple)) and len(image) and not isinstance(image[0], (int, float)):
+        x = torch.cat([prepare_image(learn, im)[0] for im in image])
+        return x, _to_display(x, dls)
+    if isinstance(image, np.ndarray) and image.dtype.kind == 'f': image = torch.from_numpy(image)
+    if torch.is_tensor(image):
+        x = _plain(image).detach().float().cpu()
+        x = x[None] if x.ndim == 3 else x[None, None] if x.ndim == 2 else x
+        if x.ndim != 4: raise BadArgumentError(f"an image tensor must be (C,H,W) or (N,C,H,W), got {tuple(image.shape)}",
+                                               thing="image", fix="pass one image (C,H,W) or a batch")
+        return x, _to_display(x, dls)
+    if type(image).__module__.startswith('PIL'): image = np.asarray(image)
+    if isinstance(image, (str, Path, np.ndarray)):
+        if isinstance(image, (str, Path)) and not Path(image).is_file():
+            raise DataError("file not found", thing=str(image), fix="check the path")
+        if not hasattr(dls, 'medcnn_cfg'):
+            raise BadArgumentError("this learner's data were made from tensors, so a file or an 8-bit picture cannot be "
+                                   "prepared like them", thing="image", fix="pass a tensor (C,H,W) normalised like the training data")
+        x = _plain(dls.test_dl([image], bs=1).one_batch()[0]).float().cpu()
+        return x, _to_display(x, dls)
+    raise BadArgumentError(f"cannot use a {type(image).__name__} as an image", thing="image",
+                           fix="pass a tensor, a file path, a PIL image or a numpy array")
+
+# %% ../nbs/07_interpret.ipynb #e110000e
+def gradcam(learn:Learner,        # a trained learner (e.g. from `medical_learner`)
+            image,                # a tensor (C,H,W) normalised as the data, a batch, an image or DICOM path, a PIL image, an array
+            target_layer=None,    # a layer of `learn.model` or its name (default: `default_target_layer`)
+            method:str='gradcam', # 'gradcam' or 'gradcam++'
+            target_class=None     # the class to explain, index or name (default: the predicted class)
+           )->np.ndarray:
+    "The `method` map of `learn` for `image`: `(H,W)` floats in [0,1] (a batch or a list gives `(N,H,W)`), from the grad-cam package."
+    x, _ = prepare_image(learn, image)
+    if isinstance(target_class, str):
+        vocab = [str(v) for v in learn.dls.vocab]
+        if target_class not in vocab: raise BadArgumentError(f"unknown class {target_class!r}", thing="target_class", fix=f"use one of {vocab}")
+        target_class = vocab.index(target_class)
+    cams = _cam(learn.model, x, target_layer, method, target_class)
+    batch = (torch.is_tensor(image) and image.ndim == 4) or isinstance(image, (list, tuple))
+    return cams if batch else cams[0]
+
+# %% ../nbs/07_interpret.ipynb #e1100016
+@torch.no_grad()
+def occlusion(learn:Learner,      # a trained learner
+              image,              # one image: anything `gradcam` takes
+              patch:int=None,     # side of the grey square (default: a sixth of the image)
+              stride:int=None,    # step between positions (default: half the patch)
+              target_class=None,  # the class watched, index or name (default: the predicted class)
+              bs:int=64           # occluded copies per forward pass
+             )->np.ndarray:
+    "Occlusion sensitivity `(H,W)`: per pixel, the mean drop of the `target_class` probability when a `patch` covering it is greyed out."
+    x = prepare_image(learn, image)[0][:1]
+    H, W = x.shape[-2:]
+    patch = patch or max(2, round(min(H, W)/6)); stride = stride or max(1, patch//2)
+    model = learn.model; was = model.training; model.eval()
+    dev = next(model.parameters()).device
+    try:
+        p0 = model(x.to(dev)).float().softmax(1)[0].cpu()
+        if isinstance(target_class, str): target_class = [str(v) for v in learn.dls.vocab].index(target_class)
+        k = int(p0.argmax()) if target_class is None else int(target_class)
+        ys = sorted(set(list(range(0, H - patch + 1, stride)) + [H - patch]))
+        xs = sorted(set(list(range(0, W - patch + 1, stride)) + [W - patch]))
+        pos = [(i, j) for i in ys for j in xs]
+        drops = []
+        for s in range(0, len(pos), bs):
+            chunk = pos[s:s+bs]
+            xb = x.repeat(len(chunk), 1, 1, 1)
+            for n, (i, j) in enumerate(chunk): xb[n, :, i:i+patch, j:j+patch] = 0.   # 0: the mean grey after normalisation
+            drops.append(p0[k] - model(xb.to(dev)).float().softmax(1)[:, k].cpu())
+        drops = torch.cat(drops)
+    finally: model.train(was)
+    total, count = torch.zeros(H, W), torch.zeros(H, W)
+    for d, (i, j) in zip(drops, pos): total[i:i+patch, j:j+patch] += d; count[i:i+patch, j:j+patch] += 1
+    return (total/count.clamp(min=1)).numpy()
+
+# %% ../nbs/07_interpret.ipynb #e110001a
+def show_gradcam(learn:Learner,        # a trained learner
+                 image,                # one image: anything `gradcam` takes
+                 method:str='gradcam', # 'gradcam', 'gradcam++' or 'occlusion'
+                 target_layer=None,    # see `gradcam`
+                 target_class=None,    # see `gradcam`
+                 window=None,          # DICOM only: show the slice through this window (name or (level, width)) instead of the learner's
+                 mask=None,            # a known lesion mask (H,W) to outline in white
+                 alpha:float=0.45,     # opacity of the heat map
+                 ax=None,              # axes for the overlay alone (default: a new figure, the image beside the overlay)
+                 title:str=None):
+    "Overlay the `method` map of `learn` on `image` as the student sees it: grey X-ray, CT in its `window`, colour photograph."
+    import matplotlib.pyplot as plt
+    x, shown = prepare_image(learn, image)
+    if x.shape[0] != 1: raise BadArgumentError(f"show_gradcam shows one image, got {x.shape[0]}", thing="image", fix="pass image[i]")
+    shown = shown[0]
+    if window is not None:
+        from medcnn_tl.dicom import read_dicom, get_window, window_image, is_dicom_file
+        if not isinstance(image, (str, Path)) or not is_dicom_file(image):
+            raise BadArgumentError("window= applies to DICOM files only", thing="window", fix="drop window= for other images")
+        from PIL import Image
+        im = read_dicom(image)
+        w = window_image(im.frame(), *get_window(window, im), invert=im.invert)
+        shown = np.asarray(Image.fromarray(w).resize(tuple(x.shape[-2:][::-1]), Image.BILINEAR))/255.
+    heat = occlusion(learn, x[0], target_class=target_class) if method == 'occlusion' else \
+           gradcam(learn, x[0], target_layer, method, target_class)
+    was = learn.model.training
+    with torch.no_grad(): p = learn.model.eval()(x.to(next(learn.model.parameters()).device)).float().softmax(1)[0].cpu()
+    learn.model.train(was)
+    vocab = [str(v) for v in learn.dls.vocab]
+    k = int(p.argmax()) if target_class is None else (vocab.index(target_class) if isinstance(target_class, str) else int(target_class))
+    cmap = 'gray' if shown.ndim == 2 else None
+    if ax is None:
+        _, (ax0, ax) = plt.subplots(1, 2, figsize=(5.6, 3))
+        ax0.imshow(shown, cmap=cmap, vmin=0, vmax=1); ax0.axis('off')
+        ax0.set_title('as the student sees it' + (f' (window {window})' if window is not None else ''), fontsize=9)
+    ax.imshow(shown, cmap=cmap, vmin=0, vmax=1)
+    if method == 'occlusion':
+        v = max(float(np.abs(heat).max()), 1e-6)
+        ax.imshow(heat, cmap='RdBu_r', vmin=-v, vmax=v, alpha=min(1, alpha + 0.15))
+    else: ax.imshow(heat, cmap='jet', vmin=0, vmax=1, alpha=alpha)
+    if mask is not None: ax.contour(np.asarray(mask, float), levels=[0.5], colors='white', linewidths=1)
+    ax.set_title(title or f"{method}: {vocab[k]} (p = {float(p[k]):.2f})", fontsize=9); ax.axis('off')
+    ax.heat = heat
+    return ax
+
+# %% ../nbs/07_interpret.ipynb #e110001f
+def lesion_phantoms(n:int=200,           # images (half with a lesion)
+                    size:int=48,         # side in pixels
+                    seed:int=0,
+                    radius=(0.07, 0.12), # lesion radius as a fraction of the side (min, max)
+                    contrast:float=0.8   # lesion brightness over the background (which spans about 0..1)
+                   )->tuple:
+    "X-ray-like images with a known answer: `(images (N,H,W) in [0,1], labels (N,) 1 = lesion, masks (N,H,W) bool)`."
+    from scipy.ndimage import gaussian_filter
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    y = rng.permutation(np.arange(n) % 2)
+    imgs, masks = np.zeros((n, size, size), np.float32), np.zeros((n, size, size), bool)
+    for i in range(n):
+        anatomy = gaussian_filter(rng.standard_normal((size, size)), size/12)*size/6
+        freq, phase, tilt = rng.uniform(5, 8), rng.uniform(0, 2*np.pi), rng.uniform(-0.3, 0.3)
+        ribs = 0.5*np.clip(np.sin(2*np.pi*freq*(yy + tilt*xx)/size + phase), 0, 1)**2
+        img = 0.5 + 0.25*anatomy + ribs + rng.normal(0, 0.06, (size, size))
+        if y[i]:
+            r = rng.uniform(*radius)*size
+            cy, cx = rng.uniform(r + 2, size - r - 2, 2)
+            d = np.hypot(yy - cy, xx - cx)
+            img += contrast*np.clip(r - d + 0.5, 0, 1)
+            masks[i] = d <= r + 1
+        imgs[i] = img
+    lo, hi = np.quantile(imgs, 0.005), np.quantile(imgs, 0.995)
+    return np.clip((imgs - lo)/(hi - lo), 0, 1).astype(np.float32), y, masks
+
+# %% ../nbs/07_interpret.ipynb #e1100023
+def phantom_source(n:int=300,                 # images
+                   size:int=48,               # side in pixels
+                   seed:int=0,
+                   splits=(0.5, 0.2, 0.3),    # train, valid, test shares
+                   out=None,                  # folder to write (default: a cache folder named after the settings)
+                   **kwargs                   # passed to `lesion_phantoms`
+                  )->Path:
+    "`lesion_phantoms` written as a data set any `get_dls` reads: `split/label/phantomNNNN.png` (label 'healthy' or 'lesion', the positive class), `labels.csv`, `masks.npy`."
+    import hashlib
+    from PIL import Image
+    key = hashlib.sha1(repr(('v2', n, size, seed, tuple(splits), sorted(kwargs.items()))).encode()).hexdigest()[:10]
+    out = Path(out) if out is not None else Path.home()/'.cache'/'medcnn_tl'/f'phantoms-{key}'
+    if (out/'labels.csv').exists() and (out/'masks.npy').exists(): return out
+    imgs, y, masks = lesion_phantoms(n, size, seed, **kwargs)
+    n_tr, n_va = int(round(n*splits[0])), int(round(n*splits[1]))
+    split = ['train']*n_tr + ['valid']*n_va + ['test']*(n - n_tr - n_va)
+    rows = []
+    for i, (im, lab, s) in enumerate(zip(imgs, y, split)):
+        rel = f"{s}/{'lesion' if lab else 'healthy'}/phantom{i:04d}.png"
+        (out/rel).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray((im*255).round().astype(np.uint8)).save(out/rel)
+        rows.append((rel, 'lesion' if lab else 'healthy', f'phantom{i:04d}', s))
+    np.save(out/'masks.npy', masks)
+    pd.DataFrame(rows, columns=['path', 'label', 'patient_id', 'split']).to_csv(out/'labels.csv', index=False)
+    return out
+
+def phantom_masks(dls, split:str='valid')->np.ndarray:
+    "The lesion masks of the `split` images of `dls` (made by `get_dls` from a `phantom_source` folder), in the loader's order."
+    df = dls.source_df
+    items = df.loc[df['split'] == split, 'item'].astype(str)
+    root = Path(items.iloc[0]).parent.parent.parent
+    if not (root/'masks.npy').exists():
+        raise BadArgumentError("these loaders were not made from a phantom_source folder", thing="dls",
+                               fix="dls = get_dls(phantom_source(...), size=...)")
+    return np.load(root/'masks.npy')[[int(Path(p).stem.removeprefix('phantom')) for p in items]]
+
+# %% ../nbs/07_interpret.ipynb #e1100026
+def localization_score(cams,  # maps (N,H,W), non-negative
+                       masks  # known lesion masks (N,H,W) bool; images without a lesion are skipped
+                      )->pd.DataFrame:
+    "Per image with a lesion: share of the map's energy inside it, the lesion's share of the image (chance), their ratio, and whether the peak is inside."
+    cams, masks = np.asarray(cams, float), np.asarray(masks, bool)
+    if cams.shape != masks.shape:
+        raise BadArgumentError(f"maps {cams.shape} and masks {masks.shape} differ in shape", thing="masks", fix="one mask per map, same size")
+    rows = []
+    for c, m in zip(cams, masks):
+        if not m.any(): continue
+        e, area = float(c[m].sum()/max(c.sum(), 1e-12)), float(m.mean())
+        rows.append(dict(energy_inside=e, chance=area, ratio=e/area, peak_inside=bool(m.flat[int(np.argmax(c))])))
+    return pd.DataFrame(rows, columns=['energy_inside', 'chance', 'ratio', 'peak_inside'])
+
+# %% ../nbs/07_interpret.ipynb #e1100029
+def _randomize_(modules, seed:int):
+    "Re-initialise the weights of `modules` in place (He normal for conv/linear, batch norm near identity, statistics reset)."
+    g = torch.Generator().manual_seed(seed)
+    for mod in modules:
+        for m in mod.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                if m.weight is not None:
+                    with torch.no_grad(): m.weight.normal_(1.0, 0.1, generator=g); m.bias.normal_(0, 0.1, generator=g)
+                if m.running_mean is not None: m.reset_running_stats()
+            elif isinstance(m, (nn.Conv2d, nn.Linear)):
+                with torch.no_grad():
+                    m.weight.normal_(0, math.sqrt(2/m.weight[0].numel()), generator=g)
+                    if m.bias is not None: m.bias.zero_()
+
+def map_similarity(a, b)->pd.DataFrame:
+    "Per pair of maps: Spearman rank correlation and SSIM (the two similarity measures of Adebayo et al.)."
+    from scipy.stats import spearmanr
+    from skimage.metrics import structural_similarity
+    rows = []
+    for x, y in zip(np.asarray(a, float), np.asarray(b, float)):
+        r = spearmanr(x.ravel(), y.ravel()).statistic
+        rows.append(dict(rank_correlation=0.0 if np.isnan(r) else float(r), ssim=float(structural_similarity(x, y, data_range=1.0))))
+    return pd.DataFrame(rows)
+
+def cascading_randomization(learn:Learner,        # a trained learner
+                            images,               # a batch (N,C,H,W) normalised as the data, or anything `gradcam` takes
+                            method:str='gradcam', # 'gradcam' or 'gradcam++'
+                            target_layer=None,    # see `gradcam`
+                            seed:int=0)->pd.DataFrame:
+    "Adebayo et al.'s cascading model randomisation: re-initialise layer groups from the top down; mean rank correlation and SSIM with the original maps."
+    x, _ = prepare_image(learn, images)
+    model = copy.deepcopy(learn.model)
+    layer = _resolve_layer(model, target_layer, x)[0]
+    with torch.no_grad(): cls = model.eval()(x.to(next(model.parameters()).device)).argmax(1).cpu().numpy()
+    ref = _cam(model, x, layer, method, cls)
+    groups = model.groups() if hasattr(model, 'groups') else [(n, [m]) for n, m in model.named_children()]
+    rows = [dict(randomized='nothing', groups=0, rank_correlation=1.0, rank_correlation_sd=0.0, ssim=1.0)]
+    for k, (name, mods) in enumerate(reversed(groups), 1):
+        _randomize_(mods, seed + k)
+        s = map_similarity(ref, _cam(model, x, layer, method, cls))
+        rows.append(dict(randomized=f"{name.split('+')[0]} and above", groups=k, rank_correlation=float(s.rank_correlation.mean()),
+                         rank_correlation_sd=float(s.rank_correlation.std(ddof=0)), ssim=float(s.ssim.mean())))
+    return pd.DataFrame(rows)
+
+# %% ../nbs/07_interpret.ipynb #e110002e
+def shuffled_labels(dls, seed:int=0):
+    "A copy of `dls` whose training labels are randomly permuted (same images, same class counts): a model can only memorise them."
+    from fastai.data.core import DataLoaders
+    g = torch.Generator().manual_seed(seed)
+    trn = copy.copy(dls.train)
+    if getattr(trn, '_Y', None) is not None:
+        trn._Y = trn._Y[torch.randperm(len(trn._Y), generator=g)]
+    elif torch.is_tensor(getattr(trn.dataset, 'y', None)):
+        ds = copy.copy(trn.dataset); ds.y = ds.y[torch.randperm(len(ds.y), generator=g)]
+        trn = trn.new(ds)
+    else: raise BadArgumentError("cannot find the training labels of these loaders", thing="dls",
+                                 fix="use loaders from get_dls or tensor_dls")
+    out = type(dls)(trn, *dls.loaders[1:], path=getattr(dls, 'path', '.'), device=dls.device)
+    for k in ('source_df', 'store', 'medcnn_cfg', 'test_idx'):
+        if hasattr(dls, k): setattr(out, k, getattr(dls, k))
+    return out
+
+# %% ../nbs/07_interpret.ipynb #e1100031
+def overfitting_epoch(hist:pd.DataFrame,  # one row per epoch with `train_loss` and `valid_loss` (e.g. `history(learn)`)
+                      patience:int=2,     # epochs the validation loss must stay above its minimum
+                      tol:float=0.02      # relative rise that counts
+                     ):
+    "The first overfitting epoch: validation loss stays `tol` above its minimum for `patience` epochs while training loss falls; `None` if it never does."
+    v, t = hist['valid_loss'].to_numpy(float), hist['train_loss'].to_numpy(float)
+    ep = hist['epoch'].to_numpy() if 'epoch' in hist else np.arange(len(v))
+    for b in range(len(v) - patience):
+        if v[b] <= v[:b+1].min() and v[b] <= v[b+1:].min() and (v[b+1:b+1+patience] > v[b]*(1 + tol)).all() and t[b+patience] < t[b]:
+            return int(ep[b+1])
+    return None
+
+# %% ../nbs/07_interpret.ipynb #e1100034
+def expected_calibration_error(targets, # true labels (N,)
+                               probs,   # class probabilities (N,C)
+                               n_bins:int=10)->float:
+    "ECE: |accuracy - confidence| per equal-width confidence bin, weighted by the share of images in the bin."
+    y, P = np.asarray(targets).astype(int).ravel(), np.asarray(probs, float)
+    conf, pred = P.max(1), P.argmax(1)
+    bins = np.minimum((conf*n_bins).astype(int), n_bins - 1)
+    return float(sum(abs((pred[bins == b] == y[bins == b]).mean() - conf[bins == b].mean())*(bins == b).mean()
+                     for b in range(n_bins) if (bins == b).any()))
+
+# %% ../nbs/07_interpret.ipynb #e1100037
+class MedicalInterpretation:
+    "What a trained learner gets right and wrong, from one pass of `Learner.get_preds`: top losses, confusion, ROC/PR at the operating point, calibration, learning curves."
+    def __init__(self, learn, inputs, probs, targets, losses, threshold=None):
+        self.learn, self.inputs, self.probs, self.targets, self.losses, self.threshold = learn, inputs, probs, targets, losses, threshold
+        self.vocab = [str(v) for v in learn.dls.vocab]
+
+    @classmethod
+    def from_learner(cls, learn:Learner,  # a trained learner
+                     dl=None,             # a DataLoader (default: the validation set)
+                     threshold:float=None # binary: the operating point (default: chosen on the validation set, Youden's J)
+                    ):
+        "Run `learn` over `dl` once, keeping inputs, probabilities, targets and per-image losses."
+        with learn.no_bar(): x, p, y, l = learn.get_preds(dl=dl, with_input=True, with_loss=True)
+        probs, targets = p.float().numpy(), y.numpy().astype(int).ravel()
+        if threshold is None and probs.shape[1] == 2:
+            pv, yv = (probs, targets) if dl is None else predict_probs(learn)
+            threshold = choose_threshold(yv, pv)
+        return cls(learn, _plain(x).cpu(), probs, targets, _plain(l).float().numpy(), threshold)
+
+    @property
+    def preds(self)->np.ndarray:
+        "Predicted classes (two classes: at `threshold`)."
+        return (self.probs[:, 1] >= self.threshold).astype(int) if self.probs.shape[1] == 2 else self.probs.argmax(1)
+
+    def metrics(self)->dict:
+        "`medical_metrics` at the operating point."
+        return medical_metrics(self.targets, self.probs, self.threshold)
+
+    def top_losses(self, k:int=None)->pd.DataFrame:
+        "The `k` images with the largest loss: index, loss, true and predicted class, probability given to the truth."
+        idx = np.argsort(-self.losses, kind='stable')[:k]
+        return pd.DataFrame(dict(index=idx, loss=self.losses[idx], actual=[self.vocab[t] for t in self.targets[idx]],
+                                 predicted=[self.vocab[t] for t in self.preds[idx]], p_actual=self.probs[idx, self.targets[idx]]))
+
+    def confusion_matrix(self)->np.ndarray:
+        "Rows: true class; columns: predicted class (at the operating point)."
+        return skm.confusion_matrix(self.targets, self.preds, labels=np.arange(len(self.vocab)))
+
+    def ece(self, n_bins:int=10)->float:
+        "Expected calibration error of the predicted class's probability."
+        return expected_calibration_error(self.targets, self.probs, n_bins)
+
+    def calibration(self, n_bins:int=10)->pd.DataFrame:
+        "Reliability table: per confidence bin, its images, mean confidence and accuracy."
+        conf, ok = self.probs.max(1), self.probs.argmax(1) == self.targets
+        bins = np.minimum((conf*n_bins).astype(int), n_bins - 1)
+        return pd.DataFrame([dict(bin=f"{b/n_bins:.1f}-{(b+1)/n_bins:.1f}", n=int((bins == b).sum()),
+                                  confidence=float(conf[bins == b].mean()), accuracy=float(ok[bins == b].mean()))
+                             for b in range(n_bins) if (bins == b).any()])
+
+    def learning_curves(self)->pd.DataFrame:
+        "Per epoch: training and validation loss and the metrics, from the learner's recorder."
+        return history(self.learn)
+
+# %% ../nbs/07_interpret.ipynb #e110003b
+def operating_point(targets,               # true labels (0/1)
+                    probs,                 # probability of class 1, or (N,2) probabilities
+                    threshold:float=0.5,   # predict positive when p >= threshold
+                    prevalence:float=None  # where the test will be used (default: the share of positives in `targets`)
+                   )->dict:
+    "Sensitivity, specificity (measured at `threshold`) and PPV, NPV at `prevalence` by Bayes' rule, with the counts."
+    y, p = np.asarray(targets).astype(int).ravel(), np.asarray(probs, float)
+    if p.ndim == 2: p = p[:, 1]
+    pred = p >= threshold
+    tp, fn, fp, tn = int((pred & (y == 1)).sum()), int((~pred & (y == 1)).sum()), int((pred & (y == 0)).sum()), int((~pred & (y == 0)).sum())
+    sens, spec = tp/max(tp + fn, 1), tn/max(tn + fp, 1)
+    pi = float(y.mean()) if prevalence is None else float(prevalence)
+    if not 0 <= pi <= 1: raise BadArgumentError(f"prevalence must be between 0 and 1, got {prevalence}", thing="prevalence", fix="e.g. 0.05")
+    ppv_d, npv_d = sens*pi + (1 - spec)*(1 - pi), spec*(1 - pi) + (1 - sens)*pi
+    return dict(threshold=float(threshold), prevalence=pi, sensitivity=sens, specificity=spec,
+                ppv=sens*pi/ppv_d if ppv_d else float('nan'), npv=spec*(1 - pi)/npv_d if npv_d else float('nan'),
+                tp=tp, fn=fn, fp=fp, tn=tn)
+
+# %% ../nbs/07_interpret.ipynb #e110003e
+@patch
+def plot_top_losses(self:MedicalInterpretation, k:int=6, gradcam:bool=True, method:str='gradcam', ncols:int=6):
+    "The `k` worst images as the student sees them, titled true → predicted, with the map of the predicted class."
+    import matplotlib.pyplot as plt
+    tl = self.top_losses(k); idx = tl['index'].to_numpy()
+    nrows, nc = math.ceil(len(tl)/ncols), min(ncols, len(tl))
+    fig, axs = plt.subplots(nrows, nc, figsize=(1.9*nc, 2.2*nrows), squeeze=False)
+    shown = _to_display(self.inputs[idx], self.learn.dls)
+    maps = _cam(self.learn.model, self.inputs[idx], None, method, self.preds[idx]) if gradcam else None
+    for n, (ax, r) in enumerate(zip(axs.flat, tl.itertuples())):
+        ax.imshow(shown[n], cmap='gray' if shown[n].ndim == 2 else None, vmin=0, vmax=1)
+        if maps is not None: ax.imshow(maps[n], cmap='jet', alpha=0.4, vmin=0, vmax=1)
+        ax.set_title(f"{r.actual} → {r.predicted}\nloss {r.loss:.2f}, p {r.p_actual:.2f}", fontsize=7)
+    for ax in axs.flat: ax.axis('off')
+    fig.tight_layout()
+    return fig
+
+# %% ../nbs/07_interpret.ipynb #e110003f
+@patch
+def plot_confusion_matrix(self:MedicalInterpretation, ax=None):
+    "The confusion matrix at the operating point, with counts."
+    t = f' (threshold {self.threshold:.2f})' if self.threshold is not None else ''
+    return plot_confusion(self.targets, self.probs, self.vocab, self.threshold, ax=ax, title='confusion' + t)
+
+@patch
+def _binary(self:MedicalInterpretation):
+    if self.probs.shape[1] != 2: raise BadArgumentError("ROC and precision-recall at an operating point need two classes",
+                                                        thing="learn", fix="use plot_confusion_matrix for more classes")
+    return self.targets, self.probs[:, 1]
+
+@patch
+def plot_roc(self:MedicalInterpretation, ax=None):
+    "ROC curve with its AUC and the operating point (1 - specificity, sensitivity at `threshold`)."
+    import matplotlib.pyplot as plt
+    y, p = self._binary(); m = self.metrics()
+    fpr, tpr, _ = skm.roc_curve(y, p)
+    if ax is None: _, ax = plt.subplots(figsize=(3.4, 3.2))
+    ax.plot(fpr, tpr, label=f"AUC {skm.roc_auc_score(y, p):.3f}")
+    ax.plot([1 - m['specificity']], [m['sensitivity']], 'o', c='crimson', label=f"operating point ({self.threshold:.2f})")
+    ax.plot([0, 1], [0, 1], ':', c='grey'); ax.set_xlabel('1 - specificity'); ax.set_ylabel('sensitivity')
+    ax.legend(fontsize=7, loc='lower right'); ax.set_title('ROC', fontsize=9)
+    return ax
+
+@patch
+def plot_pr(self:MedicalInterpretation, ax=None):
+    "Precision-recall curve with average precision, the prevalence line (chance) and the operating point."
+    import matplotlib.pyplot as plt
+    y, p = self._binary(); m = self.metrics()
+    prec, rec, _ = skm.precision_recall_curve(y, p)
+    if ax is None: _, ax = plt.subplots(figsize=(3.4, 3.2))
+    ax.plot(rec, prec, label=f"AP {skm.average_precision_score(y, p):.3f}")
+    ax.axhline(y.mean(), ls=':', c='grey', label=f"prevalence {y.mean():.2f}")
+    ax.plot([m['sensitivity']], [m['precision']], 'o', c='crimson', label=f"operating point ({self.threshold:.2f})")
+    ax.set_xlabel('recall (sensitivity)'); ax.set_ylabel('precision (PPV)'); ax.set_ylim(0, 1.02)
+    ax.legend(fontsize=7, loc='lower left'); ax.set_title('precision-recall', fontsize=9)
+    return ax
+
+# %% ../nbs/07_interpret.ipynb #e1100040
+@patch
+def plot_calibration(self:MedicalInterpretation, n_bins:int=10, ax=None):
+    "Reliability diagram: accuracy against confidence per bin (the diagonal is perfect calibration), with the ECE."
+    import matplotlib.pyplot as plt
+    t = self.calibration(n_bins)
+    if ax is None: _, ax = plt.subplots(figsize=(3.4, 3.2))
+    ax.bar(t.confidence, t.accuracy, width=0.8/n_bins, alpha=0.7, label='accuracy')
+    ax.plot([0, 1], [0, 1], ':', c='grey', label='perfect calibration')
+    ax.set_xlim(0, 1); ax.set_ylim(0, 1); ax.set_xlabel('confidence'); ax.set_ylabel('accuracy'); ax.legend(fontsize=7)
+    ax.set_title(f"reliability (ECE {self.ece(n_bins):.3f})", fontsize=9)
+    return ax
+
+@patch
+def plot_learning_curves(self:MedicalInterpretation, ax=None):
+    "Training vs validation loss per epoch, with the automatic 'overfitting from epoch N' flag."
+    import matplotlib.pyplot as plt
+    h = self.learning_curves()
+    if ax is None: _, ax = plt.subplots(figsize=(4, 3))
+    ax.plot(h.epoch, h.train_loss, 'o-', label='train'); ax.plot(h.epoch, h.valid_loss, 'o-', label='valid')
+    n = overfitting_epoch(h)
+    self.overfitting_from = n
+    if n is not None: ax.axvline(n, c='crimson', ls='--', label=f'overfitting from epoch {n}')
+    ax.set_xlabel('epoch'); ax.set_ylabel('loss'); ax.legend(fontsize=7)
+    ax.set_title('learning curves' + ('' if n is None else f': overfitting from epoch {n}'), fontsize=9)
+    return ax
+
+@patch
+def plot(self:MedicalInterpretation):
+    "Confusion matrix, ROC, precision-recall and reliability diagram side by side."
+    import matplotlib.pyplot as plt
+    fig, axs = plt.subplots(1, 4, figsize=(14, 3.2))
+    self.plot_confusion_matrix(axs[0])
+    if self.probs.shape[1] == 2: self.plot_roc(axs[1]); self.plot_pr(axs[2])
+    self.plot_calibration(ax=axs[3]); fig.tight_layout()
+    return fig

@@ -12,25 +12,587 @@ import numpy as np, pandas as pd
 import torch
 from .core import BadArgumentError, check_positive_int, samples_path
 from .data import n_channels
-from .transfer import (get_strategy, recommend, estimate_similarity, frozen_base_sklearn, plot_strategies,
+from .transfer import (get_strategy, recommend, frozen_base_sklearn, plot_strategies,
                                 trainable_params, extract_features, create_body)
 from .learner import medical_learner, dataset_labels
 from .interpret import choose_threshold, medical_metrics, evaluate, record_run, auc_standard_error, METRIC_COLUMNS
 
 # %% auto #0
-__all__ = ['DEMO_SAMPLES', 'DEMO_SIZE', 'DEMO_EPOCHS', 'TRAIN_SIZE', 'compare_imbalance', 'compare_strategies', 'run_demo',
-           'train_source']
+__all__ = ['AUGMENTATIONS', 'BASELINE', 'GENERALIZATION_SETTINGS', 'IMBALANCE_METHODS', 'LAB_SIZES', 'REVIEW_CATEGORIES',
+           'DEMO_SAMPLES', 'DEMO_SIZE', 'DEMO_EPOCHS', 'TRAIN_SIZE', 'TRAIN_FOLDS', 'TRAIN_MINUTES', 'TRAIN_STEPS',
+           'mean_interval', 'summarize', 'LearningCurves', 'EarlyStop', 'FreezeBatchNorm', 'generalization_lab',
+           'generalization_table', 'plot_generalization', 'imbalanced_subsample', 'compare_imbalance', 'LabData',
+           'lab_data', 'lab_split', 'lab_run', 'run_lab', 'lab_summary', 'plot_strategy_map', 'plot_learning_curves',
+           'compare_strategies', 'run_demo', 'train_source']
 
-# %% ../nbs/08_lab.ipynb #0c4f5623
-def compare_imbalance(dls, arch:str='efficientnet_lite0', strategy:str='train_entire', epochs:int=1, seed:int=42,
-                      test_dl=None)->pd.DataFrame:
-    "Train `strategy` on `dls` plain, with class-weighted loss and with oversampling (one `seed`); one row of metrics each."
+# %% ../nbs/08_lab.ipynb #e1100001
+import copy
+import torch.nn as nn, torch.nn.functional as F
+from .data import get_dls, get_test_dl, read_source, plain_train_dl
+from .interpret import predict_probs
+from .core import quiet_notices
+from fastcore.foundation import L
+with quiet_notices():
+    from fastai.callback.core import Callback, CancelFitException
+
+# %% ../nbs/08_lab.ipynb #e1100002
+def mean_interval(values,                 # one number per seed (NaN and None are dropped)
+                  confidence:float=0.95   # coverage of the interval
+                 )->tuple:
+    "The mean of `values` and the half-width of its Student-t `confidence` interval (0 for a single value)."
+    from scipy.stats import t
+    v = np.asarray([x for x in values if x is not None and not np.isnan(x)], float)
+    if len(v) == 0: return float('nan'), float('nan')
+    if len(v) == 1: return float(v[0]), 0.0
+    return float(v.mean()), float(t.ppf((1 + confidence)/2, len(v) - 1)*v.std(ddof=1)/math.sqrt(len(v)))
+
+def summarize(df:pd.DataFrame,        # one row per run
+              by:str,                 # the column that names the variant
+              metrics:list,           # the columns to summarise
+              confidence:float=0.95)->pd.DataFrame:
+    "Per `by` group: each metric as 'mean ± half-width' text, plus numeric `<metric>_mean` and `<metric>_ci`, and the runs."
     rows = []
-    for name, kw in [('none', {}), ('weighted loss', dict(loss_weights='balanced')), ('oversampling', dict(oversample=True))]:
-        learn = medical_learner(dls, arch, strategy, seed=seed, **kw).fit_strategy(epochs, progress=False)
-        r = evaluate(learn, test_dl); m = r.get('test', r['valid'])
-        rows.append(dict(imbalance=name, **{k: m[k] for k in ('accuracy','balanced_accuracy','auc','sensitivity','specificity')}))
+    for k, g in df.groupby(by, sort=False):
+        r = {by: k, 'runs': len(g)}
+        for m in metrics:
+            mu, h = mean_interval(g[m], confidence)
+            r[m], r[f'{m}_mean'], r[f'{m}_ci'] = f"{mu:.3f} ± {h:.3f}", mu, h
+        rows.append(r)
     return pd.DataFrame(rows)
+
+# %% ../nbs/08_lab.ipynb #e1100004
+@torch.no_grad()
+def _eval_dl(model, dl)->tuple:
+    "Probabilities and labels of `model` (as it is: call `.eval()` first) over `dl`."
+    dev = next(model.parameters()).device
+    ps, ys = [], []
+    for xb, yb in dl:
+        ps.append(model(torch.as_tensor(xb).as_subclass(torch.Tensor).to(dev)).float().softmax(1).cpu())
+        ys.append(torch.as_tensor(yb).as_subclass(torch.Tensor).view(-1).cpu())
+    return torch.cat(ps).numpy(), torch.cat(ys).numpy()
+
+def _curve_metrics(p, y)->dict:
+    from sklearn.metrics import roc_auc_score
+    loss = float(F.nll_loss(torch.log(torch.tensor(p).clamp_min(1e-7)), torch.tensor(y, dtype=torch.long)))
+    auc = float(roc_auc_score(y, p[:, 1])) if p.shape[1] == 2 and len(np.unique(y)) == 2 else float('nan')
+    return dict(loss=loss, accuracy=float((p.argmax(1) == y).mean()), auc=auc)
+
+class LearningCurves(Callback):
+    "After every training epoch: loss, accuracy and AUC on each of `loaders` (name -> DataLoader), in eval mode (no augmentation, no dropout)."
+    order = 60
+    def __init__(self, loaders:dict): self.loaders, self.rows, self.fitting = loaders, [], False
+    def before_train(self): self.fitting = True          # only `fit` trains; `get_preds` also sends epoch events
+    def after_epoch(self):
+        if not self.fitting: return
+        self.fitting, was = False, self.model.training
+        self.model.eval()
+        r = dict(epoch=self.epoch)
+        for name, dl in self.loaders.items():
+            if dl is not None: r.update({f'{name}_{k}': v for k, v in _curve_metrics(*_eval_dl(self.model, dl)).items()})
+        self.rows.append(r); self.model.train(was)
+    @property
+    def table(self)->pd.DataFrame:
+        "One row per epoch: `<loader>_loss`, `<loader>_accuracy`, `<loader>_auc`."
+        return pd.DataFrame(self.rows)
+
+# %% ../nbs/08_lab.ipynb #e1100007
+class EarlyStop(Callback):
+    "Stop when the validation loss has not improved for `patience` epochs, and put back the weights of the best epoch."
+    order = 65
+    def __init__(self, patience:int=2):
+        self.patience, self.best, self.state, self.wait, self.best_epoch, self.fitting = patience, float('inf'), None, 0, None, False
+    def before_train(self): self.fitting = True
+    def after_epoch(self):
+        if not self.fitting: return
+        self.fitting = False
+        v = float(self.recorder.values[-1][1])
+        if v < self.best: self.best, self.wait, self.best_epoch, self.state = v, 0, self.epoch, copy.deepcopy(self.model.state_dict())
+        else:
+            self.wait += 1
+            if self.wait >= self.patience: raise CancelFitException()
+    def after_fit(self):
+        if self.state is not None: self.model.load_state_dict(self.state)
+
+class FreezeBatchNorm(Callback):
+    "Keep every batch-norm layer in eval mode while training: the pretrained running statistics are used and never updated."
+    order = 1
+    def before_batch(self):
+        for m in self.model.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm): m.eval()
+
+# %% ../nbs/08_lab.ipynb #e110000a
+AUGMENTATIONS = {   # name -> arguments of fastai's `aug_transforms` (`None`: no augmentation)
+    'none': None,
+    'light': dict(do_flip=True, max_rotate=10., max_zoom=1.1, max_lighting=0.2, max_warp=0.),
+    'light, no flip': dict(do_flip=False, max_rotate=10., max_zoom=1.1, max_lighting=0.2, max_warp=0.),
+    'strong': dict(do_flip=True, flip_vert=True, max_rotate=45., max_zoom=1.4, max_lighting=0.5, max_warp=0.3, p_lighting=0.9),
+}
+BASELINE = dict(augment='light', ps=0.5, wd=0.01, bn='train', early_stop=False, strategy='train_entire')
+GENERALIZATION_SETTINGS = {   # name -> what changes against `BASELINE`
+    'baseline': dict(),
+    'augmentation: none': dict(augment='none'),
+    'augmentation: strong': dict(augment='strong'),
+    'augmentation: light, no flip': dict(augment='light, no flip'),
+    'dropout 0 (head)': dict(ps=0.0),
+    'weight decay 0.1': dict(wd=0.1),
+    'batch norm frozen': dict(bn='frozen'),
+    'early stopping': dict(early_stop=True),
+    'no pretraining': dict(strategy='scratch'),
+}
+
+# %% ../nbs/08_lab.ipynb #e110000b
+def generalization_lab(data=None,               # a source `get_dls` reads (default: the embedded chest_phantom)
+                       settings=None,           # names from `GENERALIZATION_SETTINGS`, or a dict name -> changes to `BASELINE`
+                       seeds=3,                 # how many seeds (or a list of seeds)
+                       epochs:int=5,
+                       size:int=32,             # image size
+                       arch:str='efficientnet_lite0',
+                       bs:int=16,
+                       verbose:bool=True        # show a progress bar
+                      )->pd.DataFrame:
+    "Train the baseline and each variant for several seeds; one row per (setting, seed, epoch) with train/valid/test curves and final test metrics."
+    from fastprogress.fastprogress import progress_bar
+    src = data if data is not None else samples_path('chest_phantom')
+    settings = GENERALIZATION_SETTINGS if settings is None else settings
+    if not isinstance(settings, dict):
+        bad = [s for s in settings if s not in GENERALIZATION_SETTINGS]
+        if bad: raise BadArgumentError(f"unknown settings {bad}", thing="settings", fix=f"use names from {list(GENERALIZATION_SETTINGS)}")
+        settings = {k: GENERALIZATION_SETTINGS[k] for k in settings}
+    seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+    runs, rows, test_dl = [(name, s) for name in settings for s in seeds], [], None
+    for name, seed in (progress_bar(runs) if verbose else runs):
+        cfg = {**BASELINE, **settings[name]}
+        aug = AUGMENTATIONS[cfg['augment']]
+        dls = get_dls(src, size=size, bs=bs, seed=seed, augment=aug is not None, aug_kwargs=aug, show_progress=False)
+        if test_dl is None: test_dl = get_test_dl(src, dls)
+        curves = LearningCurves(dict(train=plain_train_dl(dls), valid=dls.valid, test=test_dl))
+        es = EarlyStop() if cfg['early_stop'] else None
+        cbs = [curves] + ([es] if es else []) + ([FreezeBatchNorm()] if cfg['bn'] == 'frozen' else [])
+        t0 = time.perf_counter()
+        learn = medical_learner(dls, arch, cfg['strategy'], seed=seed, ps=cfg['ps'], wd=cfg['wd'], cbs=cbs)
+        learn.fit_strategy(epochs, progress=False)
+        secs = time.perf_counter() - t0
+        learn.model.eval()
+        final = {k: _curve_metrics(*_eval_dl(learn.model, dl))['accuracy'] for k, dl in (('train', plain_train_dl(dls)), ('valid', dls.valid))}
+        pv, yv = predict_probs(learn)
+        pt, yt = predict_probs(learn, test_dl) if test_dl is not None else (pv, yv)
+        m = medical_metrics(yt, pt, choose_threshold(yv, pv) if pv.shape[1] == 2 else None)
+        for r in curves.table.to_dict('records'):
+            rows.append(dict(setting=name, seed=seed, **r, epochs_run=len(curves.rows), best_epoch=es.best_epoch if es else None,
+                             seconds=round(secs, 1), final_train_accuracy=final['train'], final_valid_accuracy=final['valid'],
+                             final_test_accuracy=_curve_metrics(pt, yt)['accuracy'], final_test_auc=m['auc'],
+                             final_test_balanced_accuracy=m['balanced_accuracy']))
+    return pd.DataFrame(rows)
+
+# %% ../nbs/08_lab.ipynb #e110000d
+def generalization_table(curves:pd.DataFrame # from `generalization_lab`
+                        )->pd.DataFrame:
+    "Per setting over seeds: final train and test accuracy, their gap, test AUC, and the paired change in test AUC against the baseline (mean ± 95% interval)."
+    last = curves.groupby(['setting', 'seed'], sort=False).tail(1).copy()
+    last['gap'] = last['final_train_accuracy'] - last['final_test_accuracy']
+    t = summarize(last, 'setting', ['final_train_accuracy', 'final_test_accuracy', 'gap', 'final_test_auc'])
+    if 'baseline' in set(last.setting):
+        base = last[last.setting == 'baseline'].set_index('seed')['final_test_auc']
+        d = [mean_interval((g.set_index('seed')['final_test_auc'] - base).dropna()) for _, g in last.groupby('setting', sort=False)]
+        t['test_auc_vs_baseline'] = [f"{m:+.3f} ± {h:.3f}" for m, h in d]
+        t['test_auc_vs_baseline_mean'], t['test_auc_vs_baseline_ci'] = [m for m, _ in d], [h for _, h in d]
+    return t
+
+def plot_generalization(curves:pd.DataFrame, # from `generalization_lab`
+                        metric:str='loss',   # 'loss', 'accuracy' or 'auc'
+                        ncols:int=3):
+    "Train (dashed) vs validation (solid) curves per setting, mean over seeds with the seeds' range shaded."
+    import matplotlib.pyplot as plt
+    names = list(dict.fromkeys(curves.setting))
+    nrows = math.ceil(len(names)/ncols)
+    fig, axs = plt.subplots(nrows, min(ncols, len(names)), figsize=(3.3*min(ncols, len(names)), 2.5*nrows), squeeze=False, sharey=True)
+    for ax, name in zip(axs.flat, names):
+        g = curves[curves.setting == name]
+        for split, ls in (('train', '--'), ('valid', '-')):
+            s = g.groupby('epoch')[f'{split}_{metric}']
+            ax.plot(s.mean().index, s.mean().values, ls, label=split)
+            ax.fill_between(s.mean().index, s.min().values, s.max().values, alpha=0.2)
+        ax.set_title(name, fontsize=9); ax.set_xlabel('epoch', fontsize=8)
+    for ax in list(axs.flat)[len(names):]: ax.axis('off')
+    axs.flat[0].set_ylabel(metric); axs.flat[0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+# %% ../nbs/08_lab.ipynb #e1100014
+def imbalanced_subsample(source,             # a source `read_source` takes, or its table
+                         minority:str,        # the class to make rare in the training split
+                         keep:float=0.2,      # share of that class's training images kept
+                         seed:int=0)->pd.DataFrame:
+    "`source` as a table whose training split keeps only `keep` of the `minority` class; validation and test are untouched."
+    df = source.copy() if isinstance(source, pd.DataFrame) else read_source(source)
+    labels = df['label'].astype(str)
+    if minority not in set(labels):
+        raise BadArgumentError(f"no class {minority!r} in the data", thing="minority", fix=f"use one of {sorted(set(labels))}")
+    rng = np.random.default_rng(seed)
+    pool = df.index[(df['split'].isna() | (df['split'] == 'train')) & (labels == minority)]
+    drop = rng.choice(pool, size=len(pool) - max(2, int(round(keep*len(pool)))), replace=False)
+    return df.drop(index=drop).reset_index(drop=True)
+
+# %% ../nbs/08_lab.ipynb #e1100016
+IMBALANCE_METHODS = ('nothing', 'weighted loss', 'oversampling', 'moved threshold')
+
+def compare_imbalance(dls,                            # DataLoaders whose training set is imbalanced (two classes)
+                      arch:str='efficientnet_lite0',
+                      strategy:str='train_entire',
+                      epochs:int=3,
+                      seeds=(0,),                     # one run of each method per seed
+                      test_dl=None,                   # score here (default: the validation set)
+                      methods=IMBALANCE_METHODS,
+                      seed:int=None                   # a single seed (same as `seeds=(seed,)`)
+                     )->pd.DataFrame:
+    "Nothing vs class-weighted loss vs oversampling vs moving the threshold (Youden's J on validation): one row per method and seed."
+    seeds = (seed,) if seed is not None else tuple(seeds)
+    unknown = set(methods) - set(IMBALANCE_METHODS)
+    if unknown: raise BadArgumentError(f"unknown methods {sorted(unknown)}", thing="methods", fix=f"use {IMBALANCE_METHODS}")
+    if dls.c != 2: raise BadArgumentError(f"compare_imbalance needs two classes, got {dls.c}", thing="dls", fix="use a binary data set")
+    kws = {'nothing': {}, 'weighted loss': dict(loss_weights='balanced'), 'oversampling': dict(oversample=True)}
+    saved = [(dl, ev, list(getattr(dl, ev).fs)) for dl in dls.loaders for ev in ('after_item', 'before_batch', 'after_batch')]
+    train = [m for m in kws if m in methods or (m == 'nothing' and 'moved threshold' in methods)]
+    rows = []
+    for s in seeds:
+        for name in train:
+            learn = medical_learner(dls, arch, strategy, seed=s, **kws[name]).fit_strategy(epochs, progress=False)
+            for dl, ev, fs in saved: getattr(dl, ev).fs = L(fs)   # building the oversampling loader empties the original's pipelines
+            pv, yv = predict_probs(learn)
+            pt, yt = predict_probs(learn, test_dl) if test_dl is not None else (pv, yv)
+            variants = ([(name, 0.5)] if name in methods else []) + \
+                       ([('moved threshold', choose_threshold(yv, pv))] if name == 'nothing' and 'moved threshold' in methods else [])
+            for label, thr in variants:
+                m = medical_metrics(yt, pt, thr)
+                rows.append(dict(method=label, seed=s, threshold=thr, n_pos=int((yt == 1).sum()), n_neg=int((yt == 0).sum()),
+                                 **{k: m[k] for k in ('balanced_accuracy', 'sensitivity', 'specificity', 'auc', 'accuracy')}))
+    order = {m: i for i, m in enumerate(IMBALANCE_METHODS)}
+    return pd.DataFrame(rows).sort_values('method', key=lambda c: c.map(order), kind='stable').reset_index(drop=True)
+
+# %% ../nbs/08_lab.ipynb #1e50a641
+from .core import set_seed, DataError
+from .data import IMAGENET_STATS
+from .transfer import (STRATEGIES, SMALL_DATASET_MAX, SIMILAR_MIN, transfer_model, apply_strategy,
+                                domain_similarity, estimate_transferability)
+
+# %% ../nbs/08_lab.ipynb #cb6fe844
+class LabData:
+    "A labelled image pool `x`, `y` (uint8 tensor (N,C,H,W), labels) that the lab draws training and validation sets from, and a fixed test set."
+    def __init__(self, name:str, x, y, x_test, y_test, vocab=None):
+        self.name, self.x, self.x_test = name, x, x_test
+        self.y, self.y_test = torch.as_tensor(np.asarray(y)).long().view(-1), torch.as_tensor(np.asarray(y_test)).long().view(-1)
+        self.vocab = list(vocab) if vocab is not None else [str(i) for i in range(int(self.y.max()) + 1)]
+    @property
+    def c(self)->int: return len(self.vocab)
+    @property
+    def n_in(self)->int: return int(self.x.shape[1])
+    def __repr__(self):
+        return f"LabData({self.name!r}: pool {len(self.y)}, test {len(self.y_test)}, {self.n_in} channel(s), {self.x.shape[-1]} px)"
+
+# %% ../nbs/08_lab.ipynb #362d729f
+def _uint8_chw(a, size:int)->torch.Tensor:
+    "uint8 images (N,H,W) or (N,H,W,C) as a uint8 tensor (N,C,size,size), at most 3 channels."
+    t = torch.as_tensor(np.asarray(a))
+    if t.ndim == 3: t = t[:, None]
+    elif t.shape[-1] in (1, 3, 4) and t.shape[1] not in (1, 3, 4): t = t.permute(0, 3, 1, 2)
+    t = t[:, :3]
+    if t.shape[-1] != size or t.shape[-2] != size:
+        t = F.interpolate(t.float(), size=(size, size), mode='bilinear', antialias=True, align_corners=False).round().clamp(0, 255)
+    return t.to(torch.uint8).contiguous()
+
+def lab_data(data,                 # a MedMNIST-style `.npz`, a folder/CSV `read_source` reads, a `LabData`, or `(name, x, y)` arrays
+             size:int=32,          # image side in pixels
+             test_pct:float=0.2    # held out as the test set when the data has no test split (stratified, seed 0)
+            )->LabData:
+    "The lab's view of `data`: the pool (train + valid) and the test set (the `test` split, else `val` of a MedMNIST `.npz`, else a held-out `test_pct`)."
+    if isinstance(data, LabData): return data
+    from sklearn.model_selection import train_test_split
+    if isinstance(data, tuple): name, x, y = data; xt = yt = None
+    elif Path(data).suffix == '.npz':
+        d, name = np.load(data), Path(data).stem
+        if not {'train_images', 'train_labels'} <= set(d.files):
+            raise DataError("no train_images/train_labels arrays", thing=str(data), fix="use the MedMNIST .npz layout")
+        test = 'test' if 'test_images' in d.files else 'val' if 'val_images' in d.files else None
+        parts = [p for p in ('train', 'val') if f'{p}_images' in d.files and p != test]
+        x = np.concatenate([d[f'{p}_images'] for p in parts]); y = np.concatenate([d[f'{p}_labels'].ravel() for p in parts])
+        xt, yt = (d[f'{test}_images'], d[f'{test}_labels'].ravel()) if test else (None, None)
+    else:
+        df, name = read_source(data), Path(data).stem
+        from medcnn_tl.data import load_image
+        vocab = sorted(df['label'].astype(str).unique()); o2i = {v: i for i, v in enumerate(vocab)}
+        ims = _uint8_chw_list([load_image(p) for p in df['path']], size)
+        lab = np.array([o2i[str(v)] for v in df['label']])
+        te = (df['split'] == 'test').values if 'split' in df else np.zeros(len(df), bool)
+        x, y, xt, yt = ims[~te], lab[~te], (ims[te] if te.any() else None), (lab[te] if te.any() else None)
+    y = np.asarray(y).ravel()
+    if xt is None:
+        pi, ti = train_test_split(np.arange(len(y)), test_size=test_pct, random_state=0, stratify=y)
+        x, y, xt, yt = np.asarray(x)[pi], y[pi], np.asarray(x)[ti], y[ti]
+    return LabData(name, _uint8_chw(x, size), y, _uint8_chw(xt, size), yt)
+
+def _uint8_chw_list(images, size):
+    "Images of different shapes (grey or colour) as one uint8 tensor (N,C,size,size); grey ones repeated when some are colour."
+    rgb = any(np.asarray(i).ndim == 3 for i in images)
+    out = []
+    for i in images:
+        i = np.asarray(i)
+        if rgb and i.ndim == 2: i = np.repeat(i[..., None], 3, 2)
+        out.append(_uint8_chw(i[None], size))
+    return torch.cat(out)
+
+# %% ../nbs/08_lab.ipynb #a18f1b2f
+def _stratified(y, n, rng, exclude=None)->np.ndarray:
+    "`n` indices into `y` drawn with the class proportions of `y` (at least 2 per class), never from `exclude`."
+    idx = np.arange(len(y)) if exclude is None else np.setdiff1d(np.arange(len(y)), exclude)
+    yy, out = y[idx], []
+    counts = {c: max(2, int(round(n*(yy == c).mean()))) for c in np.unique(yy)}
+    while sum(counts.values()) > n and max(counts.values()) > 2: counts[max(counts, key=counts.get)] -= 1
+    for c, k in counts.items(): out.append(rng.choice(idx[yy == c], min(k, int((yy == c).sum())), replace=False))
+    return rng.permutation(np.concatenate(out))
+
+def lab_split(data:LabData, # the pool
+              size,         # training images (`None`: all of the pool not used for validation)
+              seed:int      # seed of the draw
+             )->tuple:
+    "Indices of the training and validation images for one cell: `size` training images and a disjoint validation set of size/4 (20..200)."
+    y, rng = data.y.numpy(), np.random.default_rng(seed)
+    va = _stratified(y, min(200, max(20, (len(y) if size is None else size)//4)), rng)
+    n_tr = len(y) - len(va) if size is None else min(size, len(y) - len(va))
+    return _stratified(y, n_tr, rng, exclude=va), va
+
+# %% ../nbs/08_lab.ipynb #d8303422
+def _batches(x, bs):
+    for i in range(0, len(x), bs): yield x[i:i+bs]
+
+def _lab_norm(xb, n_in, device):
+    "uint8 images as floats normalised with ImageNet's statistics (their mean for grey images), on `device`."
+    m, s = IMAGENET_STATS if n_in == 3 else ([float(np.mean(IMAGENET_STATS[0]))], [float(np.mean(IMAGENET_STATS[1]))])
+    m, s = torch.tensor(m, device=device).view(1, -1, 1, 1), torch.tensor(s, device=device).view(1, -1, 1, 1)
+    return (xb.to(device).float()/255 - m)/s
+
+@torch.no_grad()
+def _lab_predict(model, x, prep, bs=256)->np.ndarray:
+    model.eval()
+    return torch.cat([model(prep(xb)).float().softmax(1).cpu() for xb in _batches(x, bs)]).numpy()
+
+def _lab_auc(y, p)->float:
+    from sklearn.metrics import roc_auc_score
+    if len(np.unique(y)) < 2: return float('nan')
+    return float(roc_auc_score(y, p[:, 1]) if p.shape[1] == 2 else roc_auc_score(y, p, multi_class='ovr'))
+
+def _train_mode_trained_only(model):
+    "Train mode for the trained parts only: frozen layers (and their batch-norm statistics) stay as pretrained."
+    model.train()
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and not any(p.requires_grad for p in m.parameters(recurse=False)): m.eval()
+
+def _run_groups(groups, x):
+    for _, ms in groups:
+        for m in ms: x = m(x)
+    return x
+
+_PREFIX_CACHE = {}
+@torch.no_grad()
+def _frozen_outputs(model, data, k, device):
+    "Outputs of the first `k` (frozen, pretrained) body groups for the pool, its mirror image and the test set; cached; `None` if the body is not a chain of its groups."
+    key = (data.name, model.arch, k, data.n_in, tuple(data.x.shape), len(data.y_test), str(device))
+    if key in _PREFIX_CACHE: return _PREFIX_CACHE[key]
+    groups = model.body.groups
+    model.eval()
+    xb = _lab_norm(data.x[:4], data.n_in, device)
+    if not torch.allclose(_run_groups(groups, xb), model.body(xb), atol=1e-4): return None
+    # start from the deepest cached prefix of the same data, so each layer runs once per image
+    base = max((kk for kk in _PREFIX_CACHE if kk[:2] == key[:2] and kk[3:] == key[3:] and kk[2] < k), key=lambda kk: kk[2], default=None)
+    start, inputs = (base[2], _PREFIX_CACHE[base]) if base else (0, None)
+    f = lambda x, pre: torch.cat([_run_groups(groups[start:k], xb if pre else _lab_norm(xb, data.n_in, device)) for xb in _batches(x, 256)])
+    out = tuple(f(x, inputs is not None) for x in (inputs or (data.x, data.x.flip(-1), data.x_test)))
+    _PREFIX_CACHE[key] = out
+    return out
+
+class _TrainedPart(nn.Module):
+    "What a model with its first `k` body groups frozen still computes: body groups `k..` then the head."
+    def __init__(self, model, k): super().__init__(); self.model, self.k = model, k
+    def forward(self, f): return self.model.head(_run_groups(self.model.body.groups[self.k:], f))
+
+# %% ../nbs/08_lab.ipynb #aa1660b1
+def lab_run(data:LabData,        # from `lab_data`
+            strategy:str,         # 'scratch' or one of the four strategies
+            size,                 # training images (`None`: all)
+            seed:int,             # seed of the draw and the training
+            steps:int=40,         # optimiser steps (the same for every strategy)
+            bs:int=16,            # batch size
+            lr:float=None,        # base learning rate (default: the strategy's)
+            arch:str='efficientnet_lite0',
+            patience:int=2,       # evaluations without improvement before stopping
+            device='cpu',
+            cache:bool=True       # compute frozen layers once per data set (same result, faster)
+           )->dict:
+    "Train `strategy` on `size` images of `data` for at most `steps` steps, early-stopped on validation; return the test metrics and timings."
+    from sklearn.metrics import balanced_accuracy_score
+    s = get_strategy(strategy)
+    tr, va = lab_split(data, size, seed)
+    set_seed(seed)
+    t0 = time.perf_counter()
+    model = transfer_model(arch, data.c, 'imagenet' if s.pretrained else 'none', data.n_in).to(device)
+    pgs = apply_strategy(model, s)
+    k = model.n_frozen_groups
+    outs = _frozen_outputs(model, data, k, device) if (cache and k) else None
+    if outs is None: net, (fx, fxf, fte), prep = model, (data.x, None, data.x_test), (lambda xb: _lab_norm(xb, data.n_in, device))
+    else: net, (fx, fxf, fte), prep = _TrainedPart(model, k), outs, (lambda xb: xb.to(device))
+    trained = [g for g in pgs if g and g[0].requires_grad]
+    lr, n = lr or s.lr, len(trained)
+    lrs = [lr/100**((n-1-i)/max(1, n-1)) for i in range(n)] if s.discriminative else [lr]*n
+    opt = torch.optim.AdamW([dict(params=g, lr=l) for g, l in zip(trained, lrs)], weight_decay=0.01)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lrs, total_steps=steps, pct_start=0.25)
+    ytr, yva = data.y[tr], data.y[va].numpy()
+    g, lossf, bsz = torch.Generator().manual_seed(seed), nn.CrossEntropyLoss(), min(bs, len(tr))
+    every = max(1, steps//4)
+    best, best_state, best_step, bad, step = (-1.0, -math.inf), None, 0, 0, 0
+    setup = time.perf_counter() - t0; t0 = time.perf_counter()
+    while step < steps and bad < patience:
+        for idx in torch.randperm(len(tr), generator=g).split(bsz):
+            if len(idx) < bsz: continue
+            ti = torch.as_tensor(tr)[idx]
+            flip = (torch.rand(len(idx), generator=g) < 0.5).view(-1, 1, 1, 1).to(device)
+            xb = prep(fx[ti]); xb = torch.where(flip, prep(fxf[ti]) if fxf is not None else xb.flip(-1), xb)
+            _train_mode_trained_only(model)
+            loss = lossf(net(xb), ytr[idx].to(device))
+            opt.zero_grad(); loss.backward(); opt.step(); sched.step(); step += 1
+            if step % every == 0 or step == steps:
+                p = _lab_predict(net, fx[torch.as_tensor(va)], prep)
+                score = (_lab_auc(yva, p), -float(F.nll_loss(torch.log(torch.tensor(p) + 1e-7), torch.tensor(yva))))
+                if score > best: best, best_state, best_step, bad = score, copy.deepcopy(model.state_dict()), step, 0
+                else: bad += 1
+            if step >= steps or bad >= patience: break
+    model.load_state_dict(best_state)
+    pva, pte = _lab_predict(net, fx[torch.as_tensor(va)], prep), _lab_predict(net, fte, prep)
+    yte = data.y_test.numpy()
+    thr = choose_threshold(yva, pva) if data.c == 2 and len(np.unique(yva)) == 2 else None
+    pred = (pte[:, 1] >= thr).astype(int) if thr is not None else pte.argmax(1)
+    return dict(strategy=s.name, size='all' if size is None else int(size), seed=int(seed), test_auc=_lab_auc(yte, pte),
+                test_balanced_accuracy=float(balanced_accuracy_score(yte, pred)), valid_auc=best[0], best_step=best_step,
+                steps=step, max_steps=steps, n_train=len(tr), n_valid=len(va), n_test=len(yte), image_size=int(data.x.shape[-1]),
+                arch=arch, seconds=round(time.perf_counter() - t0, 2), setup_seconds=round(setup, 2))
+
+# %% ../nbs/08_lab.ipynb #493fb3a8
+LAB_SIZES = (50, 200, 1000, None)   # training-set sizes of the lab (`None`: all images)
+
+def _lab_key(r)->tuple: return (str(r['data']), str(r['size']), str(r['strategy']), int(r['seed']))
+
+def run_lab(data,                     # a MedMNIST `.npz`, a folder/CSV, a `LabData` or `(name, x, y)` arrays
+            sizes=LAB_SIZES,          # training-set sizes (`None`: all images)
+            seeds=3,                  # how many seeds (or a list of seeds)
+            strategies=None,          # default: 'scratch' and the four strategies
+            out='lab_results',        # folder of the table `lab_results.csv` (appended to; finished cells are skipped)
+            size:int=None,            # image side in pixels (default 32)
+            device=None,              # 'cpu', 'cuda', ... (default: `pick_device()`)
+            verbose:bool=True,        # progress bar
+            similarity=True,          # measure `domain_similarity` of the pool (or pass a number, or `None`)
+            **kwargs                  # passed to `lab_run`: steps, bs, lr, arch, patience
+           )->pd.DataFrame:
+    "Every strategy x size x seed on `data`, one row per run appended to `out/lab_results.csv`; returns this data set's rows."
+    from fastprogress.fastprogress import progress_bar
+    from medcnn_tl.core import pick_device
+    strategies = list(strategies or STRATEGIES)
+    for s_ in strategies: get_strategy(s_)
+    seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+    dev = pick_device(device).device if not isinstance(device, torch.device) else device
+    d = lab_data(data, size or 32)
+    out = Path(out); out.mkdir(parents=True, exist_ok=True); csv = out/'lab_results.csv'
+    old = pd.read_csv(csv) if csv.exists() else pd.DataFrame(columns=['data', 'size', 'strategy', 'seed', 'similarity'])
+    done = {_lab_key(r) for r in old.to_dict('records')}
+    todo = [(sz, st, sd) for sd in seeds for sz in sizes for st in strategies
+            if _lab_key(dict(data=d.name, size='all' if sz is None else sz, strategy=st, seed=sd)) not in done]
+    if similarity is True:
+        prev = old[old.data == d.name].similarity.dropna()
+        similarity = float(prev.iloc[0]) if len(prev) else (domain_similarity(d.x, seed=0).similarity if todo else None)
+    for sz, st, sd in (progress_bar(todo) if verbose else todo):
+        r = lab_run(d, st, sz, sd, device=dev, **kwargs)
+        row = dict(data=d.name, similarity=similarity, **r, device=str(dev), finished=time.strftime('%Y-%m-%dT%H:%M:%S'))
+        pd.DataFrame([row]).to_csv(csv, mode='a', header=not csv.exists(), index=False)
+    res = pd.read_csv(csv)
+    return res[res.data == d.name].reset_index(drop=True)
+
+# %% ../nbs/08_lab.ipynb #05cd3276
+def lab_summary(df:pd.DataFrame,           # rows from `run_lab` (one or several data sets)
+                metric:str='test_auc'      # the metric that picks the winner
+               )->pd.DataFrame:
+    "Per data set and size: each strategy's mean ± 95% interval, and the winner, or 'tie' when the best interval overlaps another's."
+    rows = []
+    for (dname, sz), g in df.groupby(['data', 'size'], sort=False):
+        t = summarize(g, 'strategy', [metric, 'test_balanced_accuracy', 'seconds']).sort_values(f'{metric}_mean', ascending=False)
+        best = t.iloc[0]
+        lo = best[f'{metric}_mean'] - best[f'{metric}_ci']
+        rivals = [r.strategy for r in t.iloc[1:].itertuples() if getattr(r, f'{metric}_mean') + getattr(r, f'{metric}_ci') >= lo]
+        single = (t.runs < 2).any()
+        winner = 'too few seeds' if single else best.strategy if not rivals else 'tie'
+        for r in t.to_dict('records'):
+            rows.append(dict(data=dname, similarity=g.similarity.iloc[0], size=sz, **r, winner=winner,
+                             tied_with=', '.join([best.strategy] + rivals) if winner == 'tie' else ''))
+    return pd.DataFrame(rows)
+
+# %% ../nbs/08_lab.ipynb #625e9d28
+REVIEW_CATEGORIES = {  # (size class, similarity class) -> the review's advice (§9) for it
+    ('small', 'similar'): 'frozen_base', ('small', 'different'): 'finetune_some',
+    ('large', 'similar'): 'freeze_some', ('large', 'different'): 'train_entire'}
+
+def plot_strategy_map(summary:pd.DataFrame,             # from `lab_summary`
+                      small_max:int=SMALL_DATASET_MAX,   # the review's size threshold
+                      similar_min:float=SIMILAR_MIN,     # the review's similarity threshold
+                      ax=None):
+    "The review's size x similarity picture: its four categories (background, with its advice) and the measured winner in each cell."
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+    if ax is None: _, ax = plt.subplots(figsize=(8, 4.8))
+    cells = summary.drop_duplicates(['data', 'size'])
+    xs = {sz: (float(sz) if str(sz) != 'all' else np.nan) for sz in cells['size']}
+    big = max([v for v in xs.values() if not np.isnan(v)] + [small_max])*4
+    x_of = lambda sz: xs[sz] if not np.isnan(xs[sz]) else big
+    colours = {'small': '#e9f5f2', 'large': '#fdf0e2'}
+    lo, hi = 20, big*2
+    for (szc, simc), strat in REVIEW_CATEGORIES.items():
+        x0, x1 = (lo, small_max) if szc == 'small' else (small_max, hi)
+        y0, y1 = (similar_min, 1) if simc == 'similar' else (0, similar_min)
+        ax.add_patch(plt.Rectangle((x0, y0), x1 - x0, y1 - y0, color=colours[szc], alpha=0.9 if simc == 'similar' else 0.5, zorder=0))
+        ax.text(np.sqrt(x0*x1), y1 - 0.03, f"review: {strat}\n({szc}, {simc})", ha='center', va='top', fontsize=8, color='#555')
+    palette = {s: c for s, c in zip(list(STRATEGIES) + ['tie', 'too few seeds'],
+                                    ['#f4a261', '#264653', '#2a9d8f', '#8ab17d', '#e76f51', '#999999', '#cccccc'])}
+    for r in cells.itertuples():
+        x, y = x_of(r.size), r.similarity
+        ax.scatter(x, y, s=160, color=palette.get(r.winner, 'k'), edgecolor='k', zorder=3)
+        label = r.winner if r.winner != 'tie' else f"tie: {r.tied_with}"
+        ax.annotate(label, (x, y), xytext=(0, -14), textcoords='offset points', ha='center', va='top', fontsize=7, zorder=4)
+    for dname, g in cells.groupby('data'):
+        ax.annotate(dname, (lo*1.1, g.similarity.iloc[0]), fontsize=8, va='center', fontweight='bold')
+    ax.set_xscale('log'); ax.set_xlim(lo, hi); ax.set_ylim(0, 1)
+    ticks = sorted({x_of(s) for s in xs})
+    ax.set_xticks(ticks, [('all' if t == big else f"{int(t)}") for t in ticks])
+    ax.set_xlabel('training images (log scale)'); ax.set_ylabel('domain similarity to ImageNet')
+    ax.axvline(small_max, color='grey', lw=0.8, ls=':'); ax.axhline(similar_min, color='grey', lw=0.8, ls=':')
+    used = [w for w in palette if w in set(cells.winner)]
+    ax.legend(handles=[Patch(color=palette[w], label=w) for w in used], title='measured winner (test AUC)', fontsize=7,
+              title_fontsize=8, loc='center left', bbox_to_anchor=(1.01, 0.5))
+    ax.set_title("The review's rule (background) and the measured winners (dots)", fontsize=10)
+    return ax
+
+def plot_learning_curves(df:pd.DataFrame,        # rows from `run_lab`
+                         metric:str='test_auc'):
+    "Per data set: `metric` against the number of training images (log x), one line per strategy, mean ± 95% interval over seeds."
+    import matplotlib.pyplot as plt
+    names = list(dict.fromkeys(df.data))
+    fig, axs = plt.subplots(1, len(names), figsize=(4*len(names), 3.2), squeeze=False, sharey=True)
+    for ax, dname in zip(axs.flat, names):
+        g = df[df.data == dname]
+        for st in [s for s in STRATEGIES if s in set(g.strategy)]:
+            h = g[g.strategy == st].groupby('n_train')[metric].apply(list)
+            mi = [mean_interval(v) for v in h]
+            ax.errorbar(h.index, [m for m, _ in mi], yerr=[e for _, e in mi], marker='o', ms=3, capsize=2, label=st)
+        ax.set_xscale('log'); ax.set_xlabel('training images (log scale)')
+        sim = g.similarity.iloc[0]
+        ax.set_title(f"{dname} (similarity {sim:.2f})" if pd.notna(sim) else dname, fontsize=9)
+    axs.flat[0].set_ylabel(metric.replace('_', ' ')); axs.flat[-1].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
 
 # %% ../nbs/08_lab.ipynb #2d55a9db
 def compare_strategies(dls,                               # DataLoaders of the data set
@@ -127,7 +689,8 @@ def run_demo(out='medcnn_demo_report', # the report folder (created)
              seed:int=42,               # one seed for every run
              data=None,                 # another source instead of the embedded demo set
              verbose:bool=True,         # print the table and the verdict
-             threads:int=None           # CPU threads for torch (default: torch's choice; 1 on a busy shared machine)
+             threads:int=None,          # CPU threads for torch (default: torch's choice; 1 on a busy shared machine)
+             device=None                # 'cpu', 'cuda', 'mps' (default: `pick_device()`); every learner trains there
             )->pd.DataFrame:
     "Compare `scratch` and the four strategies on the embedded demo set; print one table and write a report to `out`."
     if threads: torch.set_num_threads(int(threads))
@@ -137,70 +700,182 @@ def run_demo(out='medcnn_demo_report', # the report folder (created)
     check_positive_int(epochs, 'epochs')
     src = data if data is not None else samples_path(DEMO_SAMPLES)
     out = Path(out); out.mkdir(parents=True, exist_ok=True)
-    dls = get_dls(src, size=size, bs=16, seed=seed, show_progress=False)
+    dls = get_dls(src, size=size, bs=16, seed=seed, show_progress=False, device=device)
     test_dl = get_test_dl(src, dls)
     if verbose: print(f"Data: {len(dls.train_ds)} training, {len(dls.valid_ds)} validation, "
                       f"{len(test_dl.dataset) if test_dl is not None else 0} test images; classes {list(dls.vocab)}")
-    est = estimate_similarity(dls, seed=seed)
-    rec = recommend(len(dls.train_ds), est.similarity)
+    sim = domain_similarity(dls, seed=seed)            # no labels: how close the images are to ImageNet
+    est = estimate_transferability(dls, seed=seed)     # labels: how much ImageNet features help with them
+    rec = recommend(len(dls.train_ds), sim.similarity)
     df = compare_strategies(dls, epochs=epochs, seed=seed, test_dl=test_dl, out=out/'runs')
     split = 'test' if test_dl is not None else 'valid'
     labels = dataset_labels(test_dl.dataset if test_dl is not None else dls.valid_ds)
     best, agreed, verdict = _agreement(df, rec, labels)
     extra = f"{len(dls.train_ds)} training images at {size} px, {epochs} epochs per strategy, seed {seed}."
-    _write_report(out, df, rec, est, verdict, split, extra)
+    _write_report(out, df, rec, f"{sim}; {est}", verdict, split, extra)
     df.to_csv(out/'results.csv', index=False)
     if verbose:
         print(f"\n{split} metrics (threshold chosen on validation), {epochs} epochs each:\n" + _table_text(df))
-        print(f"\nMeasured {est}")
+        print(f"\nMeasured {sim}\nMeasured {est}")
         print(f"The selector recommends {rec.strategy}: {rec.reason}")
         print(verdict[0].upper() + verdict[1:])
         print(f"Report: {out/'report.html'} ({time.perf_counter()-t0:.0f} s in all)")
     return df
 
 # %% ../nbs/08_lab.ipynb #75d0732b
-TRAIN_SIZE = 64  # default image size of `train_source` (small images are upsampled: pretrained filters expect detail)
+TRAIN_SIZE = 64      # default image size of `train_source` (small images are enlarged: pretrained filters expect detail)
+TRAIN_FOLDS = 5      # members of the cross-fitted ensemble (each holds out one fold)
+TRAIN_MINUTES = 12.0 # default time budget of the training part (loading, evaluation and plots come on top)
+TRAIN_STEPS = 16000  # images seen per member: epochs = TRAIN_STEPS / training images, between 4 and 30
 
-def train_source(data,             # a folder, CSV, MedMNIST .npz or DICOM folder (anything `medcnn_tl.data.get_dls` reads)
-                 arch:str=None,    # backbone (default efficientnet_lite0, offline ImageNet weights)
-                 strategy:str=None,# default: what `recommend` says for the size and measured similarity of the data
-                 size:int=None,    # image size (default `TRAIN_SIZE`)
-                 epochs:int=None,  # default: the recommendation's epochs
-                 out='runs',       # parent folder of the run folder
-                 seed:int=42,      # seed of everything
-                 bs:int=None,      # batch size (default: the recommendation's)
-                 verbose:bool=True,# print progress and the result
-                 threads:int=None  # CPU threads for torch (default: torch's choice; 1 on a busy shared machine)
+def _balanced_threshold(y, p)->float:
+    "The threshold on `p` (probability of class 1) where sensitivity and specificity are closest: the best worst-case accuracy over prevalences."
+    y, p = np.asarray(y).astype(int), np.asarray(p, dtype=float)
+    if len(np.unique(y)) < 2: return 0.5
+    cands = np.unique(p)
+    sens = np.array([(p[y == 1] >= t).mean() for t in cands]); spec = np.array([(p[y == 0] < t).mean() for t in cands])
+    return float(cands[int(np.argmax(np.minimum(sens, spec)))])
+
+def _fold_ids(df, pool, folds, seed):
+    "A fold number for each pooled row of `df`: patient-level, stratified by label where every class allows it."
+    from sklearn.model_selection import StratifiedGroupKFold, GroupKFold
+    d = df[pool]
+    groups, y = d['patient_id'].astype(str).values, d['label'].astype(str).values
+    per_class = pd.Series(groups).groupby(y).nunique()
+    k = int(min(folds, len(set(groups))))
+    cv = StratifiedGroupKFold(k, shuffle=True, random_state=seed) if per_class.min() >= k else GroupKFold(k)
+    ids = np.zeros(len(d), int)
+    for f, (_, va) in enumerate(cv.split(groups, y, groups)): ids[va] = f
+    return ids, k
+
+def _deadline_cb(deadline):
+    "A fastai callback that stops training (after the current batch) once `deadline` (a `time.perf_counter()` value) has passed."
+    from fastai.callback.core import Callback, CancelFitException
+    class _Deadline(Callback):
+        order, hit = 95, False
+        def after_batch(self):
+            if self.training and time.perf_counter() > deadline: self.hit = True; raise CancelFitException()
+    return _Deadline()
+
+def _jsonable(o):
+    if isinstance(o, (float, np.floating)): return None if math.isnan(o) else float(o)
+    if isinstance(o, np.integer): return int(o)
+    return str(o)
+
+def train_source(data,                 # a folder, CSV, MedMNIST .npz or DICOM folder (anything `medcnn_tl.data.get_dls` reads)
+                 arch:str=None,        # backbone (default efficientnet_lite0, offline ImageNet weights)
+                 strategy:str=None,    # default 'train_entire'; 'auto' asks the selector (`recommend`, after measuring similarity)
+                 size:int=None,        # image size (default `TRAIN_SIZE`)
+                 epochs:int=None,      # epochs per member (default: `TRAIN_STEPS` images seen, 4 to 30 epochs)
+                 out='runs',           # parent folder of the run folder
+                 seed:int=42,          # seed of everything (member k uses seed + k)
+                 bs:int=None,          # batch size (default 32; 16 under 200 images)
+                 verbose:bool=True,    # print progress and the result
+                 threads:int=None,     # CPU threads for torch (default: torch's choice; 1 on a busy shared machine)
+                 device=None,          # 'cpu', 'cuda', 'mps' (default: `pick_device()`)
+                 minutes:float=TRAIN_MINUTES, # time budget for training (None: no limit); fewer members when it runs out
+                 folds:int=TRAIN_FOLDS,# members of the cross-fitted ensemble; 1 = one network on the given split
+                 tta:bool=True         # average each prediction with the mirror image's
                 )->dict:
-    "Train on `data` with advised defaults; write the run folder (metrics.json with `valid` and `test`) under `out`."
+    "Train a cross-fitted ensemble on `data` within `minutes`; write the run folder (metrics.json with `valid` = out-of-fold and `test`)."
     if threads: torch.set_num_threads(int(threads))
-    from medcnn_tl.data import get_dls, get_test_dl
+    from medcnn_tl.data import get_dls, get_test_dl, _make_dls
+    from medcnn_tl.learner import predict_plain
+    from medcnn_tl.interpret import plot_confusion, plot_roc, history
+    from fastprogress.fastprogress import master_bar
     t0 = time.perf_counter()
     arch, size = arch or 'efficientnet_lite0', size or TRAIN_SIZE
-    if strategy is not None: get_strategy(strategy)
+    if strategy not in (None, 'auto'): get_strategy(strategy)
     if epochs is not None: check_positive_int(epochs, 'epochs')
-    probe = get_dls(data, size=size, bs=32, seed=seed, augment=False, show_progress=False)
-    n_train = len(probe.train_ds)
-    est = estimate_similarity(probe, arch, seed=seed) if strategy is None else None
-    rec = recommend(n_train, est.similarity if est else 0.5)
-    strategy, epochs = strategy or rec.strategy, epochs or rec.settings['epochs']
-    bs = bs or rec.settings['batch_size']
+    check_positive_int(folds, 'folds')
+    if minutes is not None and not minutes > 0:
+        raise BadArgumentError(f"minutes must be positive, got {minutes!r}", thing="minutes", fix="use e.g. --minutes 12")
+    deadline = t0 + 60*minutes if minutes is not None else float('inf')
+    base = get_dls(data, size=size, bs=bs or 32, seed=seed, show_progress=False, device=device)
+    df, store, cfg0 = base.source_df, base.store, base.medcnn_cfg
+    test_dl = get_test_dl(data, base)
+    pool = df['split'].isin(['train', 'valid']).values
+    n_pool = int(pool.sum())
+    bs = bs or (16 if n_pool < 250 else 32)
+    est = rec = None
+    if strategy == 'auto':
+        from medcnn_tl import transfer
+        measure = getattr(transfer, 'estimate_transferability', None) or transfer.estimate_similarity
+        est = measure(base, arch, seed=seed); rec = recommend(int((df['split'] == 'train').sum()), est.similarity)
+        strategy = rec.strategy
+        if verbose: print(f"Measured {est}\nThe selector recommends {rec.strategy}: {rec.reason}")
+    strategy = strategy or 'train_entire'
+    if folds > 1: fold_of, k = _fold_ids(df, pool, folds, seed)
+    else: fold_of, k = np.where(df['split'].values[pool] == 'valid', 0, 1), 1
+    n_member = int(round(n_pool*(k-1)/k)) if k > 1 else int((df['split'] == 'train').sum())
+    epochs = epochs or int(np.clip(math.ceil(TRAIN_STEPS/max(n_member, 1)), 4, 30))
     if verbose:
-        if est: print(f"Measured {est}\nThe selector recommends {rec.strategy}: {rec.reason}")
-        print(f"Training {arch} with {strategy}: {n_train} images at {size} px, {epochs} epochs, batch size {bs}, seed {seed}")
-    dls = get_dls(data, size=size, bs=bs, seed=seed, show_progress=False)
-    test_dl = get_test_dl(data, dls)
-    learn = medical_learner(dls, arch, strategy, seed=seed)
-    learn.fit_strategy(epochs, progress=verbose)
+        print(f"Training {arch} ({strategy}) at {size} px: {n_pool} train+valid images in {k} folds -> up to {k} members "
+              f"of {epochs} epochs, batch size {bs}, seed {seed}"
+              + (f"; budget {minutes:g} min" if minutes is not None else '') + (f"; {len(test_dl.dataset)} test images kept apart"
+              if test_dl is not None else ''))
+    pool_ix = np.flatnonzero(pool)
+    oof = np.full((len(df), base.c), np.nan); ptest, hist, states, member_s, stopped = None, [], [], [], False
+    for m in range(k):
+        spent = time.perf_counter() - t0
+        if m and minutes is not None and spent + 1.1*np.mean(member_s) > 60*minutes:
+            stopped = True; break
+        tm = time.perf_counter()
+        dk = df.copy(); dk.attrs.update(df.attrs)
+        split = dk['split'].values.copy()
+        split[pool_ix] = np.where(fold_of == (m if k > 1 else 0), 'valid', 'train'); dk['split'] = split
+        dls = _make_dls(dk, store, bs, cfg0['n_channels'], True, None, 0, base.device, seed + m)
+        learn = medical_learner(dls, arch, strategy, seed=seed + m, device=device)
+        guard = _deadline_cb(deadline); learn.add_cb(guard)
+        if verbose: print(f"member {m+1}/{k}: {len(dls.train_ds)} training images, holding out {len(dls.valid_ds)}")
+        learn.fit_strategy(epochs, progress=verbose)
+        learn.remove_cb(guard)
+        pv, _ = predict_plain(learn.model, dls.valid, tta=tta)
+        oof[np.flatnonzero(split == 'valid')] = pv
+        if test_dl is not None:
+            pt, yt = predict_plain(learn.model, test_dl, tta=tta)
+            ptest = pt if ptest is None else ptest + pt
+        hist.append(history(learn).assign(member=m)); states.append({n: t.cpu() for n, t in learn.model.state_dict().items()})
+        member_s.append(time.perf_counter() - tm)
+        if guard.hit: stopped = True; break
+    n_members = len(states)
+    held = ~np.isnan(oof[:, 0])
+    vocab = [str(v) for v in base.vocab]
+    o2i = {v: i for i, v in enumerate(vocab)}
+    y_all = np.array([o2i[str(l)] for l in df['label']])
+    yv, pv = y_all[held], oof[held]
+    thr = _balanced_threshold(yv, pv[:, 1]) if base.c == 2 else None
+    res = dict(valid=medical_metrics(yv, pv, thr))
+    if base.c == 2 and len(np.unique(yv)) == 2:
+        se = auc_standard_error(res['valid']['auc'], int((yv == 1).sum()), int((yv == 0).sum()))
+        res['valid']['auc_ci95'] = [res['valid']['auc'] - 1.96*se, min(1.0, res['valid']['auc'] + 1.96*se)]
+    if ptest is not None: ptest = ptest/n_members; res['test'] = medical_metrics(yt, ptest, thr)
     name = f"{Path(str(data)).stem}_{strategy}_{arch}" if not isinstance(data, pd.DataFrame) else f"dataframe_{strategy}_{arch}"
-    run_dir = Path(out)/name
-    cfg = dict(data=str(data) if not isinstance(data, pd.DataFrame) else 'DataFrame', size=size, epochs=epochs, bs=bs,
-               recommendation=rec.strategy, similarity=None if est is None else est.similarity,
-               seconds_training=round(time.perf_counter()-t0, 1))
-    res = record_run(learn, run_dir, test_dl, cfg)
-    res = dict(run_dir=str(run_dir), strategy=strategy, arch=arch, seconds=round(time.perf_counter()-t0, 1), **res)
+    run_dir = Path(out)/name; run_dir.mkdir(parents=True, exist_ok=True)
+    info = dict(members=n_members, folds=k, held_out=int(held.sum()), held_out_note="valid = out-of-fold predictions: each "
+                "image predicted by the member that did not train on it", threshold_rule="sensitivity = specificity on the "
+                "out-of-fold predictions (best worst-case accuracy over prevalences)" if thr is not None else None,
+                budget_stopped=stopped, tta=tta)
+    cfg = dict(data=str(data) if not isinstance(data, pd.DataFrame) else 'DataFrame', arch=arch, strategy=strategy, size=size,
+               epochs=epochs, bs=bs, seed=seed, minutes=minutes, device=str(learn.dls.device), precision=learn.config['precision'],
+               vocab=vocab, n_in=learn.config['n_in'], n_classes=base.c, recommendation=None if rec is None else rec.strategy,
+               similarity=None if est is None else est.similarity, member_seconds=[round(s, 1) for s in member_s], **info)
+    (run_dir/'config.json').write_text(json.dumps(cfg, indent=2, default=_jsonable))
+    pd.concat(hist, ignore_index=True).to_csv(run_dir/'history.csv', index=False)
+    (run_dir/'metrics.json').write_text(json.dumps({**res, **info}, indent=2, default=_jsonable))
+    import matplotlib.pyplot as plt
+    for split, yy, pp in [('valid', yv, pv)] + ([('test', yt, ptest)] if ptest is not None else []):
+        fig, axs = plt.subplots(1, 2, figsize=(7.5, 3.4))
+        plot_confusion(yy, pp, vocab, thr, ax=axs[0], title=f'{split}: confusion matrix')
+        plot_roc(yy, pp, vocab, ax=axs[1], title=f'{split}: ROC'); fig.tight_layout(); fig.savefig(run_dir/f'{split}_plots.png', dpi=80)
+        plt.close(fig)
+    for m, sd in enumerate(states): torch.save(sd, run_dir/('model.pth' if m == 0 else f'model_{m}.pth'))
+    res = dict(run_dir=str(run_dir), strategy=strategy, arch=arch, seconds=round(time.perf_counter()-t0, 1), **res, **info)
     if verbose:
+        print(f"{n_members} of {k} members trained" + (" (time budget reached)" if stopped else '') +
+              f"; {int(held.sum())} images held out for validation (out-of-fold)")
         for split in ('valid', 'test'):
-            if split in res: print(f"{split}: " + ", ".join(f"{k} {res[split][k]:.3f}" for k in METRIC_COLUMNS))
-        print(f"Run folder: {run_dir} (metrics.json, history.csv, plots, model.pth); {res['seconds']:.0f} s")
+            if split in res: print(f"{split}: " + ", ".join(f"{c} {res[split][c]:.3f}" for c in METRIC_COLUMNS)
+                                   + (f" (threshold {thr:.3f})" if thr is not None else ''))
+        print(f"Run folder: {run_dir} (metrics.json, config.json, history.csv, plots, model*.pth); {res['seconds']:.0f} s")
     return res

@@ -6,15 +6,18 @@ Docs: https://medcnn-tl.github.io/medcnn_tl/learner.html.md"""
 
 # %% ../nbs/06_learner.ipynb #131c216f
 from __future__ import annotations
-import random
+import contextlib, random, warnings
 from functools import partial
 import numpy as np
 import torch, torch.nn as nn
 from fastcore.basics import patch
 from fastcore.meta import delegates
-from .core import BadArgumentError, DataError, set_seed, quiet_notices
+from .core import (BadArgumentError, DataError, set_seed, quiet_notices, pick_device, amp_dtype,
+                   channels_last_default)
 with quiet_notices():
-    from fastai.learner import Learner
+    from fastai.learner import Learner, AvgSmoothLoss
+    from fastai.callback.fp16 import MixedPrecision
+    from fastai.callback.progress import ProgressCallback
     from fastai.losses import CrossEntropyLossFlat
     from fastai.metrics import accuracy, BalancedAccuracy, RocAucBinary, RocAuc
     from fastai.callback.training import BnFreeze
@@ -27,8 +30,8 @@ from .data import n_channels
 from .transfer import get_strategy, transfer_model, apply_strategy
 
 # %% auto #0
-__all__ = ['train_labels', 'dataset_labels', 'class_weights', 'oversampled_dls', 'PlainTensors', 'default_metrics',
-           'MedicalLearner', 'medical_learner']
+__all__ = ['train_labels', 'dataset_labels', 'class_weights', 'oversampled_dls', 'PlainTensors', 'DeviceSmoothLoss', 'DeviceLoss',
+           'SparseProgress', 'default_metrics', 'MedicalLearner', 'medical_learner', 'train_plain', 'predict_plain']
 
 # %% ../nbs/06_learner.ipynb #2ff2ab38
 def train_labels(dls)->np.ndarray:
@@ -64,16 +67,75 @@ def oversampled_dls(dls, seed:int=42)->DataLoaders:
 
 # %% ../nbs/06_learner.ipynb #7aae17c6
 class PlainTensors(Callback):
-    "Strip fastai's tensor subclasses (`TensorImage`, ...) from each batch before the model sees it: no per-op dispatch overhead."
+    "Strip fastai's tensor subclasses (`TensorImage`, ...) from each batch; with `channels_last`, image batches become NHWC in memory."
     order = 5
+    def __init__(self, channels_last:bool=False): self.channels_last = channels_last
     def before_batch(self):
         plain = lambda t: t.as_subclass(torch.Tensor) if isinstance(t, torch.Tensor) and type(t) is not torch.Tensor else t
-        self.learn.xb, self.learn.yb = tuple(map(plain, self.xb)), tuple(map(plain, self.yb))
+        xb = tuple(map(plain, self.xb))
+        if self.channels_last: xb = tuple(x.contiguous(memory_format=torch.channels_last) if x.ndim == 4 else x for x in xb)
+        self.learn.xb, self.learn.yb = xb, tuple(map(plain, self.yb))
+
+# %% ../nbs/06_learner.ipynb #57004fd9
+class DeviceSmoothLoss(AvgSmoothLoss):
+    "fastai's smoothed training loss (exponential average with `beta`), kept on the device: no GPU-to-CPU copy after every batch."
+    def accumulate(self, learn):
+        self.count += 1
+        loss = learn.loss.detach().float().mean()
+        self.val = torch.lerp(loss, self.val.to(loss.device), self.beta)
+
+def _losses_to_numbers(recorder):
+    "Recorded per-batch losses as Python floats (one copy per epoch instead of one per batch)."
+    ls = recorder.losses
+    ix = [i for i, l in enumerate(ls) if torch.is_tensor(l)]
+    if ix:
+        vals = torch.stack([ls[i].float() for i in ix]).cpu().tolist()
+        for i, v in zip(ix, vals): ls[i] = v
+
+class DeviceLoss(Callback):
+    "Use `DeviceSmoothLoss` in the recorder during each epoch and turn the recorded losses into numbers after it."
+    order = 55   # after fastai's Recorder
+    def before_fit(self):
+        r = self.learn.recorder
+        if not isinstance(r.smooth_loss, DeviceSmoothLoss): r.smooth_loss = DeviceSmoothLoss(r.smooth_loss.beta)
+    def after_train(self): _losses_to_numbers(self.recorder)
+
+# %% ../nbs/06_learner.ipynb #b30e8ee1
+class SparseProgress(ProgressCallback):
+    "fastai's progress bar, printing the smoothed loss only every `every` batches (each print waits for the GPU)."
+    def __init__(self, every:int=25): self.every = every
+    @property
+    def name(self): return 'progress'   # so that `learn.no_bar()` finds it as it finds fastai's
+    def after_batch(self):
+        self.pbar.update(self.iter+1)
+        if hasattr(self, 'smooth_loss') and self.iter % self.every == 0: self.pbar.comment = f'{float(self.smooth_loss):.4f}'
 
 # %% ../nbs/06_learner.ipynb #5358638e
 def default_metrics(n_classes:int)->list:
     "Per-epoch metrics shown while training: accuracy, balanced accuracy and AUC (one-vs-rest when `n_classes` > 2)."
     return [accuracy, BalancedAccuracy(), RocAucBinary() if n_classes == 2 else RocAuc()]
+
+# %% ../nbs/06_learner.ipynb #13658d83
+_PRECISIONS = {'fp32': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
+
+def _learner_device(device)->torch.device:
+    "The device `medical_learner` trains on: `pick_device(device)`, with XLA (TPU) replaced by the CPU and a notice."
+    dev = pick_device(None if device is None else str(device)).device
+    if dev.type == 'xla':
+        warnings.warn("fastai does not support TPUs (XLA): medical_learner trains on the CPU. "
+                      "Use medcnn_tl.learner.train_plain(model, dls) for a plain PyTorch/XLA loop on the TPU.", stacklevel=3)
+        dev = torch.device('cpu')
+    return dev
+
+def _amp_for(precision, dev)->torch.dtype|None:
+    "The autocast dtype for `precision` on `dev` (`None`: float32); `BadArgumentError` for unknown names or 16 bits off CUDA."
+    if precision in (None, 'auto'): return amp_dtype(dev)
+    if precision not in _PRECISIONS:
+        raise BadArgumentError(f"unknown precision {precision!r}", thing="precision", fix="use 'auto', 'fp32', 'bf16' or 'fp16'")
+    if _PRECISIONS[precision] is not None and dev.type != 'cuda':
+        raise BadArgumentError(f"{precision} mixed precision needs a CUDA GPU, not {dev.type}", thing="precision",
+                               fix="use precision='fp32' (or 'auto') on this device")
+    return _PRECISIONS[precision]
 
 # %% ../nbs/06_learner.ipynb #9f47e9af
 class MedicalLearner(Learner):
@@ -93,10 +155,17 @@ def medical_learner(dls,                             # fastai DataLoaders (from 
                     seed:int=None,                    # seed everything (model init, shuffling, augmentation) first
                     ps:float=0.5,                     # dropout in the head
                     cbs:list=None,                    # extra fastai callbacks
+                    device=None,                      # 'cpu', 'cuda', 'cuda:1', 'mps' (default: the device of `dls`, else `pick_device()`); 'xla' -> CPU
+                    precision:str='auto',             # 'auto' (mixed on CUDA: bf16 or fp16), 'fp32', 'bf16' or 'fp16' (CUDA only)
+                    channels_last:bool=None,          # NHWC memory layout (default: on CUDA only)
                     **kwargs                          # passed to `fastai.learner.Learner` (e.g. `wd`, `path`, `opt_func`)
                    )->MedicalLearner:
-    "A fastai `Learner` for `dls` with the `arch` backbone trained by `strategy`, medical metrics, optional imbalance handling."
+    "A fastai `Learner` for `dls` with the `arch` backbone trained by `strategy` on `device` (mixed precision on CUDA), medical metrics, optional imbalance handling."
     s = get_strategy(strategy)
+    dev = _learner_device(device if device is not None else getattr(dls, 'device', None))
+    amp = _amp_for(precision, dev)
+    cl = channels_last_default(dev) if channels_last is None else bool(channels_last)
+    if getattr(dls, 'device', None) != dev: dls.to(dev)
     n_in = n_channels(dls)
     yb = dls.valid.one_batch()[1] if len(dls.valid_ds) else dls.train.one_batch()[1]
     if yb.ndim > 1 or yb.is_floating_point():
@@ -110,6 +179,8 @@ def medical_learner(dls,                             # fastai DataLoaders (from 
     if oversample: dls = oversampled_dls(dls, 42 if seed is None else seed)
     model = transfer_model(arch, dls.c, weights, n_in, ps)
     pgs = apply_strategy(model, s)
+    model.to(dev)
+    if cl: model.to(memory_format=torch.channels_last)
     if isinstance(loss_weights, str):
         if loss_weights != 'balanced':
             raise BadArgumentError(f"unknown loss_weights {loss_weights!r}", thing="loss_weights", fix="use None, 'balanced' or a tensor")
@@ -117,11 +188,15 @@ def medical_learner(dls,                             # fastai DataLoaders (from 
     kwargs.setdefault('opt_func', partial(OptimWrapper, opt=torch.optim.AdamW))
     learn = MedicalLearner(dls, model, loss_func=CrossEntropyLossFlat(weight=loss_weights), splitter=lambda m: pgs,
                     metrics=default_metrics(dls.c) if metrics is None else metrics, train_bn=False,
-                    cbs=[BnFreeze(), PlainTensors()] + list(cbs or []), **kwargs)
+                    cbs=[BnFreeze(), PlainTensors(cl), DeviceLoss()] + ([MixedPrecision(amp_mode='bf16' if amp == torch.bfloat16 else 'fp16')]
+                                                           if amp is not None else []) + list(cbs or []), **kwargs)
+    if getattr(learn, 'progress', None) is not None and type(learn.progress) is ProgressCallback:
+        learn.remove_cb(learn.progress); learn.add_cb(SparseProgress())
     learn.strategy, learn.arch, learn.base_lr = s, arch, lr or s.lr
     learn.config = dict(arch=arch, strategy=s.name, weights=str(weights), loss_weights=None if loss_weights is None else
                         [round(float(w), 6) for w in loss_weights], oversample=oversample, lr=learn.base_lr, seed=seed,
-                        n_in=n_in, n_classes=dls.c, vocab=[str(v) for v in dls.vocab])
+                        n_in=n_in, n_classes=dls.c, vocab=[str(v) for v in dls.vocab], device=str(dev),
+                        precision='fp32' if amp is None else str(amp).replace('torch.', ''), channels_last=cl)
     if model.n_frozen_groups: learn.freeze_to(1)
     return learn
 
@@ -138,3 +213,71 @@ def fit_strategy(self:Learner,
     else:
         with self.no_bar(), self.no_logging(): self.fit_one_cycle(epochs, slice(lr/100, lr) if disc else lr)
     return self
+
+# %% ../nbs/06_learner.ipynb #1976eddd
+def _plain(t): return t.as_subclass(torch.Tensor) if isinstance(t, torch.Tensor) and type(t) is not torch.Tensor else t
+
+def _on_xla(dev)->bool: return dev.type == 'xla'
+
+def _xla_sync():
+    "End a step on an XLA device: compile (once) and run the graph recorded so far."
+    import torch_xla
+    if hasattr(torch_xla, 'sync'): torch_xla.sync()                      # torch_xla >= 2.5
+    else: import torch_xla.core.xla_model as xm; xm.mark_step()          # older releases
+
+def train_plain(model:nn.Module,   # e.g. `transfer_model(...)`, with `apply_strategy` applied
+                dls,               # fastai `DataLoaders` (`tensor_dls`, `get_dls`); only `dls.train` is used
+                epochs:int=1,      # passes over the training set
+                lr:float=1e-3,     # peak learning rate of the one-cycle schedule
+                device=None,       # default: `pick_device()` (CUDA, MPS, XLA/TPU or CPU)
+                precision:str='auto', # 'auto' (bf16/fp16 on CUDA), 'fp32', 'bf16' or 'fp16'
+                wd:float=0.01,     # AdamW weight decay
+                progress:bool=True # a progress bar over the epochs
+               )->list:
+    "Train `model` on `dls.train` with a plain PyTorch loop (AdamW, one-cycle) on `device`, TPUs included; the mean loss of each epoch."
+    from fastprogress.fastprogress import progress_bar
+    dev = pick_device(None if device is None else str(device)).device
+    amp = _amp_for(precision, dev)
+    model.to(dev).train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=wd)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs*len(dls.train))
+    scaler = torch.amp.GradScaler('cuda', enabled=amp == torch.float16)
+    losses = []
+    for _ in (progress_bar(range(epochs)) if progress else range(epochs)):
+        total, n = torch.zeros((), device=dev), 0
+        for xb, yb in dls.train:
+            xb, yb = _plain(xb).to(dev), _plain(yb).to(dev)
+            with torch.autocast(dev.type, dtype=amp) if amp is not None else contextlib.nullcontext():
+                loss = nn.functional.cross_entropy(model(xb), yb)
+            scaler.scale(loss).backward(); scaler.step(opt); scaler.update()
+            opt.zero_grad(set_to_none=True); sched.step()
+            if _on_xla(dev): _xla_sync()
+            total += loss.detach().float()*len(yb); n += len(yb)
+        losses.append(float(total)/max(n, 1))        # one device-to-host copy per epoch
+    return losses
+
+# %% ../nbs/06_learner.ipynb #df422d1a
+@torch.no_grad()
+def predict_plain(model:nn.Module, # a trained network
+                  dl,              # a DataLoader of `(images, labels)`
+                  device=None,     # default: the device of the model's weights
+                  tta:bool=False,  # also predict the horizontally flipped images and average
+                  precision:str='auto' # as for `train_plain`
+                 )->tuple:
+    "Class probabilities `(N, C)` and integer targets `(N,)` of `model` on `dl`, as NumPy arrays, on any device (TPU included)."
+    dev = next(model.parameters()).device if device is None else pick_device(str(device)).device
+    amp = _amp_for(precision, dev)
+    was = model.training; model.to(dev).eval()
+    ps, ys = [], []
+    for xb, yb in dl:
+        xb = _plain(xb).to(dev)
+        if next(model.parameters()).is_contiguous(memory_format=torch.channels_last) and xb.ndim == 4:
+            xb = xb.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(dev.type, dtype=amp) if amp is not None else contextlib.nullcontext():
+            p = model(xb).float().softmax(1)
+            if tta: p = (p + model(xb.flip(-1)).float().softmax(1))/2
+        if _on_xla(dev): _xla_sync()
+        ps.append(p.cpu()); ys.append(_plain(yb).cpu().view(-1))
+    model.train(was)
+    return torch.cat(ps).numpy(), torch.cat(ys).numpy().astype(int)

@@ -17,14 +17,15 @@ with quiet_notices():   # fastai's and timm's import-time notices are for their 
     from timm.models import adapt_input_conv
     from fastai.vision.all import create_head, DataLoaders
 from .archs import first_conv
-from .data import n_channels, plain_train_dl
+from .data import n_channels, plain_train_dl, IMAGENET_STATS
 
 # %% auto #0
-__all__ = ['BACKBONES', 'STRATEGIES', 'SKLEARN_CLASSIFIERS', 'SMALL_DATASET_MAX', 'SIMILAR_MIN', 'BackboneSpec', 'list_backbones',
-           'offline_weights_path', 'load_weights', 'adapt_input_channels', 'Body', 'create_body', 'TransferModel',
-           'transfer_model', 'Strategy', 'get_strategy', 'n_trained_groups', 'apply_strategy', 'trainable_params',
-           'strategy_table', 'plot_strategies', 'extract_features', 'sklearn_classifier', 'FrozenBaseResult',
-           'frozen_base_sklearn', 'Recommendation', 'recommend', 'SimilarityEstimate', 'estimate_similarity']
+__all__ = ['BACKBONES', 'STRATEGIES', 'SKLEARN_CLASSIFIERS', 'SMALL_DATASET_MAX', 'SIMILAR_MIN', 'SIMILARITY_HALF_DISTANCE',
+           'BackboneSpec', 'list_backbones', 'offline_weights_path', 'load_weights', 'adapt_input_channels', 'Body',
+           'create_body', 'TransferModel', 'transfer_model', 'Strategy', 'get_strategy', 'n_trained_groups',
+           'apply_strategy', 'trainable_params', 'strategy_table', 'plot_strategies', 'extract_features',
+           'sklearn_classifier', 'FrozenBaseResult', 'frozen_base_sklearn', 'Recommendation', 'recommend',
+           'DomainSimilarity', 'domain_similarity', 'TransferabilityEstimate', 'estimate_transferability']
 
 # %% ../nbs/05_transfer.ipynb #2c3d9aa7
 @dataclass
@@ -461,17 +462,122 @@ def recommend(n_images:int,                 # number of labelled training images
     why = why.format(n=n_images)
     return Recommendation(name, why[0].upper() + why[1:] + '.', settings, size, sim)
 
+# %% ../nbs/05_transfer.ipynb #0f0c3a4b
+@dataclass
+class DomainSimilarity:
+    "How close images are to the backbone's pretraining data: `similarity` in [0, 1] (1 = like ImageNet), from the batch-norm `distance`."
+    similarity: float
+    distance: float          # mean over batch-norm layers of the squared, standardised shift of the channel means
+    n_images: int
+    size: int
+    arch: str
+    layer_distances: list = field(default_factory=list, repr=False)
+    def __str__(self):
+        return (f"domain similarity {self.similarity:.2f} (batch-norm distance {self.distance:.3f} to {self.arch}'s "
+                f"ImageNet statistics; {self.n_images} images at {self.size} px; no labels used)")
+
+# %% ../nbs/05_transfer.ipynb #4a3ad79c
+SIMILARITY_HALF_DISTANCE = 0.33  # the batch-norm distance that maps to similarity 0.5 (calibration: see the text)
+
+def _as_images(images_or_dls, max_images:int, seed:int)->torch.Tensor:
+    "Up to `max_images` images from a folder, `.npz`, array/tensor or DataLoaders, as floats in [0, 1], shape (N, 3, H, W)."
+    rng = np.random.default_rng(seed)
+    if isinstance(images_or_dls, DataLoaders):
+        dl = images_or_dls.train
+        norm = next((t for t in dl.after_batch.fs if type(t).__name__ == 'Normalize'), None)
+        xs, n = [], 0
+        for xb, *_ in images_or_dls.valid.new(dl.dataset, shuffle=True, drop_last=False):
+            x = torch.as_tensor(xb).as_subclass(torch.Tensor).float().cpu()
+            if norm is not None: x = x*norm.std.view(1, -1, 1, 1).cpu() + norm.mean.view(1, -1, 1, 1).cpu()
+            xs.append(x); n += len(x)
+            if n >= max_images: break
+        x = torch.cat(xs)[:max_images]
+        if norm is None and (x.min() < -0.01 or x.max() > 1.01): x = (x - x.min())/(x.max() - x.min() + 1e-8)
+    else:
+        a = images_or_dls
+        if isinstance(a, (str, Path)):
+            p = Path(a)
+            if p.suffix == '.npz':
+                d = np.load(p)
+                keys = [k for k in d.files if k.endswith('images')]
+                if not keys: raise DataError("no '*_images' arrays in the file", thing=str(p), fix="use the MedMNIST .npz layout (train_images, ...)")
+                a = np.concatenate([d[k] for k in keys])
+            elif p.is_dir():
+                from medcnn_tl.data import load_image, IMAGE_EXTS, DICOM_EXTS
+                files = sorted(f for f in p.rglob('*') if f.suffix.lower() in IMAGE_EXTS + DICOM_EXTS)
+                if not files: raise DataError("no images in the folder", thing=str(p), fix="point to a folder of PNG/JPEG/DICOM images")
+                files = [files[i] for i in np.sort(rng.choice(len(files), min(max_images, len(files)), replace=False))]
+                a = [load_image(f) for f in files]
+            else: raise DataError("not a folder or an .npz file", thing=str(p), fix="pass a folder of images, an .npz, an array or DataLoaders")
+        if isinstance(a, list):
+            a = [np.asarray(i) for i in a]
+            return torch.cat([_as_images(i[None], 1, seed) for i in a])
+        x = torch.as_tensor(np.asarray(a) if not torch.is_tensor(a) else a)
+        if x.ndim == 2: x = x[None]
+        if x.ndim == 3: x = x[:, None]
+        elif x.shape[-1] in (1, 3, 4) and x.shape[1] not in (1, 3, 4): x = x.permute(0, 3, 1, 2)
+        if len(x) > max_images: x = x[torch.as_tensor(np.sort(rng.choice(len(x), max_images, replace=False)))]
+        x = x[:, :3].float()
+        if x.max() > 1.5: x = x/255
+    if x.shape[1] == 1: x = x.repeat(1, 3, 1, 1)
+    return x
+
+@torch.no_grad()
+def domain_similarity(images_or_dls,                # a folder of images, an `.npz`, an array/tensor (N,H,W[,C]) or fastai DataLoaders
+                      arch:str='efficientnet_lite0', # the pretrained backbone whose pretraining data we compare with
+                      size:int=96,                   # images are resized to this side before the measurement
+                      max_images:int=500,            # a random sample of at most this many images
+                      seed:int=0,                    # seed of that sample
+                      body:nn.Module=None            # reuse an already built pretrained body
+                     )->DomainSimilarity:
+    "How close the images are to `arch`'s ImageNet pretraining data, without labels: batch-norm statistics compared, mapped to [0, 1]."
+    x = _as_images(images_or_dls, max_images, seed)
+    if len(x) < 2: raise DataError(f"{len(x)} image(s): too few to measure", thing="images_or_dls", fix="pass at least 2 images (200+ for a stable number)")
+    if body is None: body = create_body(arch, 'imagenet', 3)
+    body = body.eval(); dev = next(body.parameters()).device
+    bns = [m for m in body.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.running_mean is not None]
+    sums, count = [0.0]*len(bns), [0]*len(bns)
+    def hook(i):
+        def f(mod, inp):
+            a = inp[0].double()
+            sums[i] = sums[i] + a.sum((0, 2, 3)); count[i] += a.numel()//a.shape[1]
+        return f
+    hs = [m.register_forward_pre_hook(hook(i)) for i, m in enumerate(bns)]
+    mean, std = (torch.tensor(s).view(1, 3, 1, 1) for s in IMAGENET_STATS)
+    try:
+        for i in range(0, len(x), 100):
+            xb = nn.functional.interpolate(x[i:i+100], size=(size, size), mode='bilinear', antialias=True, align_corners=False)
+            body(((xb - mean)/std).to(dev))
+    finally:
+        for h in hs: h.remove()
+    layer = [float((((s/c).cpu() - m.running_mean.double().cpu())**2/(m.running_var.double().cpu() + m.eps)).mean())
+             for s, c, m in zip(sums, count, bns)]
+    d = float(np.mean(layer))
+    return DomainSimilarity(float(1/(1 + (d/SIMILARITY_HALF_DISTANCE)**2)), d, len(x), size, arch, layer)
+
 # %% ../nbs/05_transfer.ipynb #db04b129
 @dataclass
-class SimilarityEstimate:
-    "The measured `similarity` and its parts: balanced accuracies of the feature and pixel probes and chance."
-    similarity: float
+class TransferabilityEstimate:
+    "The measured `transferability` and its parts: balanced accuracies of the feature and pixel probes and chance."
+    transferability: float
     feature_balanced_accuracy: float
     pixel_balanced_accuracy: float
     chance: float
     n_images: int
+    @property
+    def informative(self)->bool:
+        "False when both probes saturate (both within 0.05 of perfect, or both within 0.05 of chance): the number then says nothing."
+        both = lambda lo, hi: all(lo <= b <= hi for b in (self.feature_balanced_accuracy, self.pixel_balanced_accuracy))
+        return not (both(0.95, 1.0) or both(0.0, self.chance + 0.05))
+    @property
+    def similarity(self)->float:
+        "The old name of `transferability` (kept for callers of the former `estimate_similarity`; use `domain_similarity` for similarity)."
+        return self.transferability
     def __str__(self):
-        return (f"similarity {self.similarity:.2f} (frozen ImageNet features: balanced accuracy "
+        if not self.informative:
+            return (f"transferability cannot be told: both probes saturate (frozen ImageNet features "
+                    f"{self.feature_balanced_accuracy:.2f}, raw pixels {self.pixel_balanced_accuracy:.2f}; {self.n_images} images)")
+        return (f"transferability {self.transferability:.2f} (frozen ImageNet features: balanced accuracy "
                 f"{self.feature_balanced_accuracy:.2f}; raw pixels: {self.pixel_balanced_accuracy:.2f}; "
                 f"chance {self.chance:.2f}; {self.n_images} images)")
 
@@ -484,12 +590,12 @@ def _probe(x, y, seed):
     pred = cross_val_predict(sklearn_classifier('logreg', seed=seed), x, y, cv=StratifiedKFold(k, shuffle=True, random_state=seed))
     return balanced_accuracy_score(y, pred)
 
-def estimate_similarity(dls,                           # fastai DataLoaders of your data
+def estimate_transferability(dls,                      # fastai DataLoaders of your data
                         arch:str='efficientnet_lite0', # the pretrained backbone to measure against
                         max_images:int=300,            # use at most this many images (train then valid)
                         pixels:int=16,                 # side of the downsampled image used by the pixel probe
-                        body:nn.Module=None, seed:int=42)->SimilarityEstimate:
-    "How much frozen `arch` ImageNet features beat raw pixels at separating the classes of `dls`: 0..1, 0.5 = no better."
+                        body:nn.Module=None, seed:int=42)->TransferabilityEstimate:
+    "How much frozen `arch` ImageNet features beat raw pixels at separating the labels of `dls`: 0..1, 0.5 = no better."
     # a random sample of the training images (valid pipeline: no augmentation), then validation images if needed
     xs, ys = [], []
     for dl in (plain_train_dl(dls, shuffle=True, seed=seed), dls.valid):
@@ -507,4 +613,4 @@ def estimate_similarity(dls,                           # fastai DataLoaders of y
     bf, bp = _probe(f, y, seed), _probe(pix, y, seed)
     kappa = lambda b: (b-chance)/(1-chance)
     sim = float(np.clip(0.5 + kappa(bf) - kappa(bp), 0, 1))
-    return SimilarityEstimate(sim, float(bf), float(bp), chance, len(y))
+    return TransferabilityEstimate(sim, float(bf), float(bp), chance, len(y))

@@ -16,7 +16,10 @@ from .core import MedcnnError, BadArgumentError
 from .ops import conv2d, conv_output_size, kernel_preset, kernel_presets
 
 # %% auto #0
-__all__ = ['as_gray', 'parse_kernel', 'conv_step', 'conv_explorer', 'arch_explorer', 'window_explorer', 'strategy_selector']
+__all__ = ['SAMPLE_IMAGES', 'ACTIVATIONS', 'POOLINGS', 'RGB_WINDOWS', 'LAB_MODEL', 'MAX_UPLOAD_BYTES', 'as_gray', 'parse_kernel',
+           'conv_step', 'sample_image', 'conv_stages', 'conv_explorer', 'accuracy_vs_compute', 'arch_explorer',
+           'read_volume', 'window_explorer', 'LabModel', 'load_lab_model', 'image_from_upload', 'model_lab',
+           'strategy_selector', 'operating_point_explorer']
 
 # %% ../nbs/10_widgets.ipynb #948ae51d
 def as_gray(image, # 2-D array, (H, W, 3) RGB array, or tensor
@@ -59,47 +62,116 @@ def conv_step(image:torch.Tensor, # (H, W) image
                f"output width = ⌊({W} + 2·{padding} − {kw})/{stride}⌋ + 1 = {Wo}")
     return dict(output=out, out_size=(Ho, Wo), formula=formula)
 
-# %% ../nbs/10_widgets.ipynb #e9fa6da5
-def _default_image():
-    "The green channel of scikit-image's bundled retina photograph (fundus), where vessels show best."
-    import skimage.data
-    return as_gray(skimage.data.retina()[..., 1], max_side=128)
+# %% ../nbs/10_widgets.ipynb #92620050
+SAMPLE_IMAGES = {  # name: how to get a gray 2-D image from the embedded samples
+    'retina (fundus photo)': ('images/retina_fundus.png', None),
+    'CT (abdomen slice, HU)': ('ct_phantom/PH000/slice_04.dcm', 'abdomen'),
+    'X-ray (chest radiograph)': ('dicom/cr_chest_mono1.dcm', None),
+}
 
-def conv_explorer(image=None, # image to convolve (default: skimage's retina, green channel, 128 px)
-                  max_side:int=128 # shrink larger images to this for speed
+def sample_image(name:str,        # a key of `SAMPLE_IMAGES`
+                 max_side:int=128 # shrink larger images to this
+                )->torch.Tensor:
+    "One of the embedded sample images as a float (H, W) tensor in [0, 1]: a photo's green channel, a DICOM through its window."
+    from medcnn_tl.core import samples_path
+    if name not in SAMPLE_IMAGES:
+        raise BadArgumentError(f"unknown sample image {name!r}", thing="image", fix=f"use one of: {', '.join(SAMPLE_IMAGES)}")
+    rel, window = SAMPLE_IMAGES[name]
+    path = samples_path(rel)
+    if path.suffix == '.dcm':
+        from medcnn_tl.dicom import read_dicom
+        return as_gray(read_dicom(path).to_uint8(window), max_side)
+    from PIL import Image
+    with Image.open(path) as im: rgb = np.array(im.convert('RGB'))
+    return as_gray(rgb[..., 1], max_side)          # green channel: where fundus vessels show best
+
+# %% ../nbs/10_widgets.ipynb #03862559
+ACTIVATIONS = ('none', 'ReLU', 'sigmoid', 'tanh')
+POOLINGS = ('none', 'max 2×2', 'average 2×2')
+
+def conv_stages(image:torch.Tensor,   # (H, W) image
+                kernel:torch.Tensor,  # (kh, kw) kernel
+                stride:int=1, padding:int=0,
+                activation:str='none',  # one of `ACTIVATIONS`
+                pooling:str='none'      # one of `POOLINGS` (window 2, stride 2)
+               )->dict:
+    "A convolution layer's three stages on `image`: the feature map, after `activation`, after `pooling`; sizes and formulas filled in."
+    from medcnn_tl.ops import relu, sigmoid, tanh, max_pool2d, avg_pool2d
+    if activation not in ACTIVATIONS: raise BadArgumentError(f"unknown activation {activation!r}", thing="activation", fix=f"use one of {ACTIVATIONS}")
+    if pooling not in POOLINGS: raise BadArgumentError(f"unknown pooling {pooling!r}", thing="pooling", fix=f"use one of {POOLINGS}")
+    res = conv_step(image, kernel, stride, padding)
+    act = {'none': lambda t: t, 'ReLU': relu, 'sigmoid': sigmoid, 'tanh': tanh}[activation](res['output'])
+    Ho, Wo = res['out_size']
+    if pooling == 'none': pooled, size, pool_formula = act, (Ho, Wo), "no pooling"
+    else:
+        if min(Ho, Wo) < 2: raise BadArgumentError(f"a {Ho}×{Wo} feature map is too small to pool 2×2", thing="pooling",
+                                                   fix="use a smaller stride or kernel, or no pooling")
+        pool = max_pool2d if pooling.startswith('max') else avg_pool2d
+        pooled = pool(act[None, None], 2)[0, 0]
+        size = (conv_output_size(Ho, 2, 2, 0), conv_output_size(Wo, 2, 2, 0))
+        pool_formula = f"{pooling} pooling (stride 2): ⌊({Ho} − 2)/2⌋ + 1 = {size[0]}, ⌊({Wo} − 2)/2⌋ + 1 = {size[1]}"
+    return dict(conv=res['output'], activated=act, pooled=pooled, conv_size=(Ho, Wo), out_size=size,
+                formula=res['formula'], pool_formula=pool_formula)
+
+# %% ../nbs/10_widgets.ipynb #777969c8
+def conv_explorer(image=None,          # your own image (2-D or RGB array) instead of the embedded samples
+                  max_side:int=128     # shrink larger images to this for speed
                  )->widgets.VBox:
-    "Interactive convolution: kernel preset or custom, size, stride and padding; shows input, kernel, output and sizes."
-    img = _default_image() if image is None else as_gray(image, max_side)
-    preset = widgets.Dropdown(options=list(kernel_presets) + ['custom'], value='edge (Sobel x)', description='kernel')
+    "Interactive convolution layer: image, several kernels, size, stride, padding, activation, pooling; every stage drawn and sized."
+    images = ({'your image': as_gray(image, max_side)} if image is not None else {})
+    choice = widgets.Dropdown(options=list(images) + list(SAMPLE_IMAGES), description='image')
+    kernels = widgets.SelectMultiple(options=list(kernel_presets) + ['custom'], value=('edge (Sobel x)',), rows=8,
+                                     description='kernels', layout=widgets.Layout(width='260px'))
     size = widgets.IntSlider(value=3, min=1, max=9, step=2, description='kernel size')
     stride = widgets.IntSlider(value=1, min=1, max=4, description='stride')
     padding = widgets.IntSlider(value=0, min=0, max=4, description='padding')
-    custom = widgets.Textarea(value='0 -1 0; -1 5 -1; 0 -1 0', description='custom', layout=widgets.Layout(width='300px'))
+    activation = widgets.Dropdown(options=ACTIVATIONS, value='none', description='activation')
+    pooling = widgets.Dropdown(options=POOLINGS, value='none', description='pooling')
+    custom = widgets.Textarea(value='0 -1 0; -1 5 -1; 0 -1 0', description='custom', layout=widgets.Layout(width='260px'))
     formula, out = widgets.HTML(), widgets.Output()
+    cache = {}
+    def img_of(name):
+        if name not in images and name not in cache: cache[name] = sample_image(name, max_side)
+        return images.get(name, cache.get(name))
 
     def update(*_):
-        custom.disabled = preset.value != 'custom'; size.disabled = preset.value == 'custom'
+        custom.disabled = 'custom' not in kernels.value
         with out:
             out.clear_output(wait=True)
+            img = img_of(choice.value)
             try:
-                kernel = parse_kernel(custom.value) if preset.value == 'custom' else kernel_preset(preset.value, size.value)
-                res = conv_step(img, kernel, stride.value, padding.value)
+                if not kernels.value: raise BadArgumentError("no kernel chosen", thing="kernels", fix="select one or more (Ctrl/Shift-click)")
+                ks = [(k, parse_kernel(custom.value) if k == 'custom' else kernel_preset(k, size.value)) for k in kernels.value]
+                stages = [conv_stages(img, k, stride.value, padding.value, activation.value, pooling.value) for _, k in ks]
             except MedcnnError as e:
                 formula.value = f"<b style='color:#b00'>{e}</b>"; return
-            formula.value = f"<code>{res['formula']}</code>"
-            fig, axs = plt.subplots(1, 3, figsize=(11, 3.8), gridspec_kw=dict(width_ratios=[3, 1.3, 3]))
-            axs[0].imshow(img, cmap='gray'); axs[0].set_title(f"input {tuple(img.shape)}")
-            axs[1].imshow(kernel, cmap='coolwarm', vmin=-kernel.abs().max(), vmax=kernel.abs().max())
-            if kernel.numel() <= 49:
-                for (r, c), v in np.ndenumerate(kernel.numpy()): axs[1].text(c, r, f"{v:.2g}", ha='center', va='center', fontsize=8)
-            axs[1].set_title(f"kernel {tuple(kernel.shape)}")
-            axs[2].imshow(res['output'], cmap='gray'); axs[2].set_title(f"output {res['out_size']}")
-            for a in axs: a.set_xticks([]); a.set_yticks([])
+            s = stages[0]
+            formula.value = (f"<code>{s['formula']}</code><br><code>{s['pool_formula']}</code><br>"
+                             f"{choice.value} {tuple(img.shape)} → {len(ks)} feature map(s) of {s['conv_size'][0]}×{s['conv_size'][1]}"
+                             f" → activation {activation.value} → {s['out_size'][0]}×{s['out_size'][1]} each")
+            n = len(ks)
+            fig = plt.figure(figsize=(12, 2.6 * max(n, 1.3)))
+            grid = fig.add_gridspec(n, 5, width_ratios=[3, 1.1, 2.2, 2.2, 2.2])
+            ax = fig.add_subplot(grid[:, 0]); ax.imshow(img, cmap='gray'); ax.set_title(f"input {tuple(img.shape)}"); ax.axis('off')
+            for r, ((name, k), st) in enumerate(zip(ks, stages)):
+                axs = [fig.add_subplot(grid[r, c]) for c in range(1, 5)]
+                lim = float(k.abs().max()) or 1.
+                axs[0].imshow(k, cmap='coolwarm', vmin=-lim, vmax=lim); axs[0].set_title(name, fontsize=8)
+                if k.numel() <= 25:
+                    for (i, j), v in np.ndenumerate(k.numpy()): axs[0].text(j, i, f"{v:.2g}", ha='center', va='center', fontsize=6)
+                for a, key, title in zip(axs[1:], ('conv', 'activated', 'pooled'),
+                                         ('convolution', f'activation: {activation.value}', f'pooling: {pooling.value}')):
+                    a.imshow(st[key], cmap='gray'); a.set_title(f"{title} {tuple(st[key].shape)}", fontsize=8)
+                for a in axs: a.set_xticks([]); a.set_yticks([])
             plt.tight_layout(); plt.show()
 
-    for w in (preset, size, stride, padding, custom): w.observe(update, names='value')
+    for w in (choice, kernels, size, stride, padding, activation, pooling, custom): w.observe(update, names='value')
     update()
-    return widgets.VBox([widgets.HBox([widgets.VBox([preset, size, stride, padding]), custom]), formula, out])
+    box = widgets.VBox([widgets.HBox([widgets.VBox([choice, size, stride, padding, activation, pooling]), kernels, custom]), formula, out])
+    box.controls = dict(image=choice, kernels=kernels, size=size, stride=stride, padding=padding, activation=activation,
+                        pooling=pooling, custom=custom)
+    box.formula = formula
+    return box
 
 # %% ../nbs/10_widgets.ipynb #c9bb5b38
 def _info_html(name:str, s)->str:
@@ -114,62 +186,380 @@ def _info_html(name:str, s)->str:
             f"per {'×'.join(map(str, info.input_size))} image</p>"
             f"<table><tr><th>source</th><th>ImageNet top-1 (%)</th><th>details</th></tr>{rows}</table>")
 
-def arch_explorer(name:str='resnet18')->widgets.VBox:
-    "Widget: choose an architecture (`name` first), see params/mult-adds vs published top-1, a block diagram, the layer table."
-    from medcnn_tl.archs import ARCHITECTURES, arch_info, build_arch, summary, block_diagram
-    arch_info(name)
-    dropdown = widgets.Dropdown(options=list(ARCHITECTURES), value=name, description='network')
+
+# %% ../nbs/10_widgets.ipynb #0e181b20
+def accuracy_vs_compute()->pd.DataFrame:
+    "ImageNet top-1 (torchvision's weights, one 224 crop) and multiply-adds (torchvision's count) of every architecture that has both."
+    import torchvision
+    from medcnn_tl.archs import ARCHITECTURES
+    rows = []
+    for name, a in ARCHITECTURES.items():
+        if not a.torchvision: continue
+        meta = getattr(torchvision.models, a.torchvision).IMAGENET1K_V1.meta
+        rows.append({'name': name, 'year': a.year, 'top1': meta['_metrics']['ImageNet-1K']['acc@1'],
+                     'gmacs': meta['_ops'], 'params': meta['num_params']})
+    return pd.DataFrame(rows)
+
+# %% ../nbs/10_widgets.ipynb #d0a3405b
+def _arch_panel(name:str, names:list):
+    "One column of the architecture explorer: a dropdown, the facts of the chosen network and its block diagram."
+    from medcnn_tl.archs import arch_info, build_arch, summary, block_diagram
+    dropdown = widgets.Dropdown(options=names, value=name, description='network')
     info, diagram, table = widgets.HTML(), widgets.Output(), widgets.HTML()
-    def show(change=None):
-        n = dropdown.value; a = arch_info(n)
-        model = build_arch(n, 'meta')                      # no weights in memory: instant even for VGG-19
-        s = summary(model, a.input_size)
-        info.value = _info_html(n, s)
+    tabs = widgets.Tab(children=[diagram, table], titles=('block diagram', 'layer table'))
+    panel = widgets.VBox([dropdown, info, tabs], layout=widgets.Layout(width='50%'))
+    def show(*_):
+        a = arch_info(dropdown.value)
+        s = summary(build_arch(dropdown.value, 'meta'), a.input_size)       # no weights in memory: instant even for VGG-19
+        info.value = _info_html(dropdown.value, s)
         table.value = f'<div style="max-height:360px;overflow:auto">{s.table.to_html(index=False)}</div>'
+        panel.summary = s
         diagram.clear_output(wait=True)
         with diagram:
-            ax = block_diagram(model, a.input_size, title=n); plt.show()
+            block_diagram(build_arch(dropdown.value, 'meta'), a.input_size, title=dropdown.value); plt.show()
     dropdown.observe(show, names='value')
-    show()
-    box = widgets.VBox([dropdown, info, widgets.Tab(children=[diagram, table], titles=('block diagram', 'layer table'))])
-    box.dropdown, box.info, box.table = dropdown, info, table
+    panel.dropdown, panel.info, panel.table, panel.show = dropdown, info, table, show
+    return panel
+
+def arch_explorer(name:str='resnet18',    # the network on the left
+                  other:str='densenet121' # the network on the right
+                 )->widgets.VBox:
+    "Two networks side by side (parameters, multiply-adds, published top-1, block diagram) over the accuracy-vs-computation scatter."
+    from medcnn_tl.archs import ARCHITECTURES, arch_info
+    arch_info(name); arch_info(other)
+    names = list(ARCHITECTURES)
+    left, right = _arch_panel(name, names), _arch_panel(other, names)
+    points, scatter = accuracy_vs_compute(), widgets.Output()
+    def plot(*_):
+        scatter.clear_output(wait=True)
+        with scatter:
+            fig, ax = plt.subplots(figsize=(9, 3.8))
+            ax.scatter(points.gmacs, points.top1, s=points.params / 1e6 * 3 + 10, color='0.6', alpha=0.7)
+            for r in points.itertuples(): ax.annotate(r.name, (r.gmacs, r.top1), fontsize=7, xytext=(4, -3), textcoords='offset points')
+            for panel, colour in ((left, 'C0'), (right, 'C3')):
+                chosen = points[points.name == panel.dropdown.value]
+                if len(chosen): ax.scatter(chosen.gmacs, chosen.top1, s=160, facecolor='none', edgecolor=colour, lw=2.5,
+                                           label=panel.dropdown.value)
+                else: ax.plot([], [], ' ', label=f"{panel.dropdown.value}: no ImageNet top-1")
+            ax.set_xscale('log'); ax.set_xlabel('multiply-adds per 224×224 image (G, log scale)')
+            ax.set_ylabel('ImageNet top-1 (%)'); ax.legend(loc='lower right', fontsize=8)
+            ax.set_title("Accuracy vs computation (torchvision's weights, one centre crop; dot area ∝ parameters)", fontsize=10)
+            plt.tight_layout(); plt.show()
+    for panel in (left, right):
+        panel.show(); panel.dropdown.observe(plot, names='value')
+    plot()
+    box = widgets.VBox([widgets.HBox([left, right]), scatter])
+    box.panels, box.points = (left, right), points
     return box
 
-# %% ../nbs/10_widgets.ipynb #bd3e599c
-def window_explorer(source,               # a DICOM file or a `DicomImage`
+# %% ../nbs/10_widgets.ipynb #b429e2d3
+def read_volume(source # a DICOM file (one or more frames), a folder of slices of one series, or a `DicomImage`
+               )->tuple:
+    "`(slices, first_image)`: the `(n, H, W)` values in physical units, ordered along the patient axis, and the first slice's `DicomImage`."
+    from medcnn_tl.dicom import DicomImage, read_dicom, is_dicom_file
+    from pathlib import Path
+    if isinstance(source, DicomImage): ims = [source]
+    else:
+        p = Path(source)
+        if p.is_dir():
+            files = [f for f in sorted(p.iterdir()) if f.is_file() and (f.suffix.lower() == '.dcm' or is_dicom_file(f))]
+            if not files: raise BadArgumentError("no DICOM files in this folder", thing=str(p), fix="point at a folder of one series' slices")
+            ims = [read_dicom(f) for f in files]
+            def z(im):
+                pos = im.ds.get('ImagePositionPatient'); n = im.ds.get('InstanceNumber')
+                return float(pos[2]) if pos is not None else float(n) if n is not None else 0.
+            ims.sort(key=z)
+        else: ims = [read_dicom(p)]
+    if any(im.is_rgb for im in ims): raise BadArgumentError("colour images have no window", thing=str(ims[0].path), fix="use a grey-level (CT, MR, X-ray) file")
+    first = ims[0]
+    if len(ims) == 1 and first.n_frames > 1: slices = np.asarray(first.pixels)
+    else:
+        shapes = {im.frame().shape for im in ims}
+        if len(shapes) > 1: raise BadArgumentError(f"the slices differ in size {sorted(shapes)}", thing=str(source), fix="use the slices of one series")
+        slices = np.stack([im.frame() for im in ims])
+    return slices, first
+
+# %% ../nbs/10_widgets.ipynb #cc85e57a
+RGB_WINDOWS = ('lung', 'abdomen', 'bone')   # the three windows of the RGB view (red, green, blue)
+
+def window_explorer(source,               # a DICOM file, a folder of one series' slices, or a `DicomImage`
                     window=None,          # the starting window (name or (level, width)); default: the file's
-                    frame:int=None        # which frame of a multi-frame file (default: the middle one)
+                    frame:int=None,       # the starting slice (default: the middle one)
+                    rgb_windows=RGB_WINDOWS # three windows stacked as red, green, blue in the RGB view
                    ):
-    "An ipywidgets box: the image of `source` with live level/width sliders, presets and a histogram of values."
-    from medcnn_tl.dicom import DicomImage, read_dicom, get_window, window_image, WINDOWS
-    W = widgets
-    im = source if isinstance(source, DicomImage) else read_dicom(source)
-    if im.is_rgb: raise BadArgumentError("colour images have no window", thing=str(im.path), fix="use a grey-level (CT, MR, X-ray) file")
-    px = im.frame(frame)
+    "Scroll a CT/MR volume, move level/width or pick a preset, read the value of a chosen pixel, and see three windows as RGB."
+    from medcnn_tl.dicom import WINDOWS, get_window, window_image, multi_window
+    vol, im = read_volume(source)
+    n, H, W = vol.shape
     level, width = get_window(window, im)
-    lo, hi = float(px.min()), float(px.max())
-    lv = W.FloatSlider(value=level, min=min(lo, level), max=max(hi, level), step=1, description='level', continuous_update=True)
-    wd = W.FloatSlider(value=width, min=1, max=max(hi - lo, width) * 1.5 + 1, step=1, description='width', continuous_update=True)
-    preset = W.Dropdown(options=['(file)'] + list(WINDOWS), value='(file)', description='preset')
-    out = W.Output()
+    lo, hi = float(vol.min()), float(vol.max())
+    unit = 'HU' if im.modality == 'CT' else ''
+    sl = widgets.IntSlider(value=n // 2 if frame is None else frame, min=0, max=n - 1, description='slice', disabled=n == 1)
+    lv = widgets.FloatSlider(value=level, min=min(lo, level), max=max(hi, level), step=1, description='level')
+    wd = widgets.FloatSlider(value=width, min=1, max=max(hi - lo, width) * 1.5 + 1, step=1, description='width')
+    preset = widgets.Dropdown(options=['(file)'] + list(WINDOWS), value='(file)', description='preset')
+    row = widgets.IntSlider(value=H // 2, min=0, max=H - 1, description='pixel row')
+    col = widgets.IntSlider(value=W // 2, min=0, max=W - 1, description='pixel col')
+    rgb = widgets.Checkbox(value=False, description=f"RGB view: {' / '.join(map(str, rgb_windows))}")
+    readout, out = widgets.HTML(), widgets.Output()
+
     def draw(*_):
+        px = vol[sl.value]
+        value = px[row.value, col.value]
+        inside = abs(float(value) - lv.value) <= wd.value / 2
+        readout.value = (f"<b>slice {sl.value + 1} of {n}</b> &nbsp; value at (row {row.value}, col {col.value}): "
+                         f"<b>{float(value):g} {unit}</b> ({'inside' if inside else 'outside'} the window "
+                         f"{lv.value - wd.value / 2:g} … {lv.value + wd.value / 2:g})")
         with out:
             out.clear_output(wait=True)
-            fig, (a, b) = plt.subplots(1, 2, figsize=(8, 3.6), gridspec_kw=dict(width_ratios=[1.2, 1]))
-            a.imshow(window_image(px, lv.value, wd.value, im.invert), cmap='gray', vmin=0, vmax=255); a.axis('off')
-            a.set_title(f"{im.modality} level {lv.value:g}, width {wd.value:g}")
+            k = 3 if rgb.value else 2
+            fig, axs = plt.subplots(1, k, figsize=(4.2 * k, 3.8), gridspec_kw=dict(width_ratios=[1.2] * (k - 1) + [1]))
+            axs[0].imshow(window_image(px, lv.value, wd.value, im.invert), cmap='gray', vmin=0, vmax=255)
+            axs[0].plot([col.value], [row.value], marker='+', color='C1', markersize=14, mew=2)
+            axs[0].set_title(f"{im.modality} slice {sl.value + 1}/{n}: level {lv.value:g}, width {wd.value:g}", fontsize=9)
+            axs[0].axis('off')
+            if rgb.value:
+                axs[1].imshow(multi_window(px, rgb_windows, im.invert).transpose(1, 2, 0)); axs[1].axis('off')
+                axs[1].set_title("R: {} · G: {} · B: {}".format(*rgb_windows), fontsize=9)
+            b = axs[-1]
             b.hist(px.ravel(), bins=100, color='0.4'); b.axvspan(lv.value - wd.value / 2, lv.value + wd.value / 2, color='C1', alpha=0.3)
-            b.set_xlabel('HU' if im.modality == 'CT' else 'value'); b.set_yscale('log'); b.set_title('values inside the window')
+            b.axvline(float(value), color='C3', lw=1)
+            b.set_xlabel(unit or 'value'); b.set_yscale('log'); b.set_title('values inside the window (red: the pixel)', fontsize=9)
             plt.tight_layout(); plt.show()
+
     def on_preset(change):
         l, w = im.window if change['new'] == '(file)' else WINDOWS[change['new']]
         wd.max = max(wd.max, w); lv.min, lv.max = min(lv.min, l), max(lv.max, l)
-        lv.value, wd.value = l, w
+        with lv.hold_trait_notifications(), wd.hold_trait_notifications(): lv.value, wd.value = l, w
     preset.observe(on_preset, names='value')
-    lv.observe(draw, names='value'); wd.observe(draw, names='value')
-    box = W.VBox([W.HBox([preset, lv, wd]), out])
-    box.sliders, box.preset, box.draw = (lv, wd), preset, draw
+    for w in (sl, lv, wd, row, col, rgb): w.observe(draw, names='value')
+    box = widgets.VBox([widgets.HBox([preset, lv, wd]), widgets.HBox([sl, row, col, rgb]), readout, out])
+    box.sliders, box.preset, box.slice, box.pixel, box.rgb, box.readout, box.draw = (lv, wd), preset, sl, (row, col), rgb, readout, draw
+    box.volume = vol
     draw()
+    return box
+
+# %% ../nbs/10_widgets.ipynb #e1833cb5
+LAB_MODEL = 'models/chest_phantom_frozen_base.pth'   # inside data_samples/: made by tools/make_model_lab_model.py
+MAX_UPLOAD_BYTES = 8 * 2**20                          # the model lab refuses larger uploads
+
+class LabModel:
+    "A trained classifier ready for the model lab: `model` (eval mode, CPU), its `vocab`, input `size`, `threshold` and a `learn`er for Grad-CAM."
+    def __init__(self, model, vocab, size:int, threshold:float=0.5, description:str='', metrics:dict=None):
+        self.model, self.vocab, self.size, self.threshold = model.eval(), list(vocab), int(size), float(threshold)
+        self.description, self.metrics, self._learn = description, metrics or {}, None
+    @property
+    def learn(self):
+        "A fastai `Learner` around `model` (on two blank images: `gradcam` takes a learner; inputs are prepared by `prepare`)."
+        if self._learn is None:
+            from fastai.learner import Learner
+            from fastai.losses import CrossEntropyLossFlat
+            from medcnn_tl.data import tensor_dls
+            blank, labels = torch.zeros(2, 3, self.size, self.size), torch.tensor([0, len(self.vocab) - 1])
+            dls = tensor_dls(blank, labels, valid=(blank, labels), bs=2, vocab=self.vocab, device='cpu')
+            self._learn = Learner(dls, self.model, loss_func=CrossEntropyLossFlat())
+        return self._learn
+    @property
+    def positive(self)->str: return self.vocab[-1]
+    def prepare(self, gray:np.ndarray # a `uint8` (H, W) picture, as shown on screen
+               )->torch.Tensor:
+        "The `(3, size, size)` input the model was trained on: bilinear resize, gray copied to RGB, ImageNet normalisation."
+        from PIL import Image
+        from medcnn_tl.data import IMAGENET_STATS
+        a = np.asarray(Image.fromarray(np.asarray(gray, np.uint8)).resize((self.size, self.size), Image.BILINEAR), np.float32) / 255
+        mean, std = (torch.tensor(s)[:, None, None] for s in IMAGENET_STATS)
+        return (torch.from_numpy(a)[None].expand(3, -1, -1) - mean) / std
+    def predict(self, x:torch.Tensor # prepared inputs `(3, S, S)` or `(N, 3, S, S)`
+               )->np.ndarray:
+        "P(positive class) for each prepared input."
+        x = x[None] if x.ndim == 3 else x
+        with torch.no_grad(): return self.model(x).softmax(1)[:, -1].numpy()
+
+# %% ../nbs/10_widgets.ipynb #9f0a57be
+def load_lab_model(source=None # the shipped model (None), a `.pth` written by tools/make_model_lab_model.py, or a run folder of `train_source`
+                  )->LabModel:
+    "Load a model for the model lab: the small shipped one, or a run folder (config.json + model.pth) written by `medcnn-tl train`."
+    import json
+    from pathlib import Path
+    from medcnn_tl.core import samples_path, DataError
+    from medcnn_tl.transfer import create_body, transfer_model, TransferModel
+    p = samples_path(LAB_MODEL) if source is None else Path(source).expanduser()
+    if p.is_dir():
+        cfg_file, weights = p/'config.json', p/'model.pth'
+        if not (cfg_file.exists() and weights.exists()):
+            raise DataError("not a run folder (no config.json and model.pth)", thing=str(p), fix="pick a folder written by medcnn-tl train")
+        cfg = json.loads(cfg_file.read_text())
+        model = transfer_model(cfg['arch'], cfg['n_classes'], 'none', cfg.get('n_in', 3))
+        model.load_state_dict(torch.load(weights, map_location='cpu', weights_only=True))
+        thr = json.loads((p/'metrics.json').read_text())['valid'].get('threshold', 0.5) if (p/'metrics.json').exists() else 0.5
+        return LabModel(model, cfg['vocab'], cfg['size'], thr, f"run folder {p.name}: {cfg['arch']}, {cfg.get('strategy', '?')}")
+    if not p.exists(): raise DataError("model file not found", thing=str(p), fix="run python tools/make_model_lab_model.py")
+    d = torch.load(p, map_location='cpu', weights_only=True)
+    meta = json.loads(d['meta'])
+    body = create_body(meta['arch'], 'imagenet', meta['n_in'])
+    head = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(body.num_features, len(meta['vocab'])))
+    head[2].load_state_dict(d['head'])
+    model = TransferModel(body, head, arch=meta['arch'])
+    return LabModel(model, meta['vocab'], meta['size'], meta['threshold'],
+                    f"{meta['arch']} {meta['strategy']}, trained on {meta['trained_on']}", meta['metrics'])
+
+
+# %% ../nbs/10_widgets.ipynb #96e42de8
+def _lab_samples()->dict:
+    "A few test-split images of the embedded chest samples, named by their true class (never seen in training)."
+    import pandas as pd
+    from medcnn_tl.core import samples_path
+    root = samples_path('chest_phantom')
+    df = pd.read_csv(root/'labels.csv')
+    df = df[df.split == 'test'].sort_values('path')
+    picks = pd.concat([g.drop_duplicates('patient_id').head(3) for _, g in df.groupby('label')])
+    return {f"test image {i + 1} (truly {r.label})": root/r.path for i, r in enumerate(picks.itertuples())}
+
+def _test_probs(lab:LabModel)->tuple:
+    "P(positive) and truth on the test split of the embedded chest samples, for the operating-point curve."
+    import pandas as pd
+    from PIL import Image
+    from medcnn_tl.core import samples_path
+    root = samples_path('chest_phantom')
+    df = pd.read_csv(root/'labels.csv'); df = df[df.split == 'test']
+    x = torch.stack([lab.prepare(np.asarray(Image.open(root/p).convert('L'))) for p in df.path])
+    return lab.predict(x), (df.label == lab.positive).to_numpy()
+
+
+# %% ../nbs/10_widgets.ipynb #a908f5fd
+def image_from_upload(name:str,   # the uploaded file's name (used only for its extension; never shown or kept)
+                      data:bytes, # its content
+                      max_bytes:int=MAX_UPLOAD_BYTES
+                     )->dict:
+    "Pixels of an uploaded PNG/JPEG/DICOM, read in memory and nothing else kept: `values` (physical units), `window`, `invert`, `kind`."
+    import io
+    from medcnn_tl.core import DataError
+    from pathlib import Path
+    ext = Path(name).suffix.lower()
+    if len(data) > max_bytes:
+        raise DataError(f"the upload is {len(data) / 2**20:.1f} MB, more than the {max_bytes / 2**20:.0f} MB the lab accepts",
+                        thing="upload", fix="downsample or crop the image first")
+    if len(data) == 0: raise DataError("the upload is empty", thing="upload", fix="choose the file again")
+    is_dicom = ext in ('.dcm', '.dicom') or data[128:132] == b'DICM'
+    if is_dicom:
+        import pydicom, warnings
+        from pydicom.pixels import apply_modality_lut
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore')
+                ds = pydicom.dcmread(io.BytesIO(data), force=True)
+                px = ds.pixel_array
+                if px.ndim == 3 and ds.get('SamplesPerPixel', 1) == 1: px = px[len(px) // 2]   # a multi-frame file: its middle frame
+                if px.ndim != 2: raise ValueError("a colour or multi-frame colour image")
+                values = apply_modality_lut(px, ds).astype(np.float32)
+                c, w = ds.get('WindowCenter'), ds.get('WindowWidth')
+                first = lambda v: float(v[0] if isinstance(v, pydicom.multival.MultiValue) else v)
+                window = (first(c), first(w)) if c is not None and w is not None else None
+                invert, kind = ds.get('PhotometricInterpretation') == 'MONOCHROME1', f"DICOM {ds.get('Modality', '')}".strip()
+        except Exception as e:
+            raise DataError(f"the uploaded DICOM file cannot be read as a grey-level image ({type(e).__name__})", thing="upload",
+                            fix="upload a CT, MR or X-ray DICOM file with pixel data, or a PNG/JPEG") from None
+        finally: ds = None                     # the header (names, IDs, dates) is dropped here: only pixels go on
+        if window is None:
+            lo, hi = np.percentile(values, (0.5, 99.5)); window = ((lo + hi) / 2, max(hi - lo, 1.))
+        return dict(values=values, window=window, invert=invert, kind=kind)
+    from PIL import Image, UnidentifiedImageError
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            if im.width * im.height > 50_000_000: raise DataError("the image has more than 50 million pixels", thing="upload", fix="downsample it first")
+            a = np.asarray(im.convert('L'))          # pixels only: EXIF and other metadata are not kept
+    except UnidentifiedImageError:
+        raise DataError("the upload is neither a PNG/JPEG image nor a DICOM file", thing="upload", fix="upload a .png, .jpg or .dcm file") from None
+    return dict(values=a.astype(np.float32), window=(127.5, 255.), invert=False, kind='image')
+
+# %% ../nbs/10_widgets.ipynb #b43f5acb
+def model_lab(model=None # a `LabModel`, a path for `load_lab_model`, or None for the shipped model
+             )->widgets.VBox:
+    "Classify an embedded or uploaded image, see its probability, the Grad-CAM overlay in its window, and move the operating point."
+    from medcnn_tl.dicom import WINDOWS, window_image
+    from medcnn_tl.interpret import gradcam
+    state = dict(lab=model if isinstance(model, LabModel) else load_lab_model(model), upload=None)
+    samples = _lab_samples()
+    source = widgets.Dropdown(options=list(samples), description='image')
+    upload = widgets.FileUpload(accept='.png,.jpg,.jpeg,.dcm', multiple=False, description='upload')
+    run = widgets.Text(placeholder='a run folder of medcnn-tl train', description='run folder')
+    load = widgets.Button(description='load model')
+    window = widgets.Dropdown(options=['(image)'] + list(WINDOWS), value='(image)', description='window')
+    method = widgets.Dropdown(options=['gradcam', 'gradcam++'], value='gradcam', description='method')
+    opacity = widgets.FloatSlider(value=0.45, min=0, max=1, step=0.05, description='overlay')
+    threshold = widgets.FloatSlider(value=state['lab'].threshold, min=0, max=1, step=0.01, description='threshold', readout_format='.2f')
+    about, prediction, operating, message = (widgets.HTML() for _ in range(4))
+    out = widgets.Output()
+    curve = {}
+
+    def image():
+        if source.value == 'uploaded image': return state['upload']
+        from PIL import Image
+        return dict(values=np.asarray(Image.open(samples[source.value]).convert('L'), np.float32), window=(127.5, 255.), invert=False, kind='image')
+
+    def refresh_model():
+        lab = state['lab']
+        about.value = f"<b>model</b>: {lab.description}" + (f" — test AUC {lab.metrics['test_auc']:.2f}" if 'test_auc' in lab.metrics else '')
+        curve['p'], curve['y'] = _test_probs(lab) if lab.size else (None, None)
+        threshold.value = lab.threshold
+
+    def draw(*_):
+        lab, im = state['lab'], image()
+        level, width = im['window'] if window.value == '(image)' else WINDOWS[window.value]
+        shown = window_image(im['values'], level, width, im['invert'])
+        x = lab.prepare(shown)
+        p = float(lab.predict(x)[0])
+        positive = p >= threshold.value
+        prediction.value = (f"<span style='font-size:1.2em'>prediction: <b>{lab.positive if positive else lab.vocab[0]}</b> — "
+                            f"P({lab.positive}) = <b>{p:.2f}</b> (threshold {threshold.value:.2f})</span>")
+        tp = ((curve['p'] >= threshold.value) & curve['y']).sum(); fn = (curve['y']).sum() - tp
+        tn = ((curve['p'] < threshold.value) & ~curve['y']).sum(); fp = (~curve['y']).sum() - tn
+        operating.value = (f"at threshold {threshold.value:.2f}: sensitivity <b>{tp / max(tp + fn, 1):.2f}</b> ({tp}/{tp + fn}), "
+                           f"specificity <b>{tn / max(tn + fp, 1):.2f}</b> ({tn}/{tn + fp}) on the {len(curve['y'])} test images")
+        cam = gradcam(lab.learn, x, method=method.value, target_class=len(lab.vocab) - 1)
+        with out:
+            out.clear_output(wait=True)
+            fig, axs = plt.subplots(1, 3, figsize=(12, 3.9), gridspec_kw=dict(width_ratios=[1, 1, 1.1]))
+            axs[0].imshow(shown, cmap='gray', vmin=0, vmax=255); axs[0].set_title(f"{im['kind']}, window {level:g}/{width:g}", fontsize=9)
+            H, W = shown.shape
+            axs[1].imshow(shown, cmap='gray', vmin=0, vmax=255)
+            axs[1].imshow(cam, cmap='jet', alpha=opacity.value, vmin=0, vmax=1, extent=(-0.5, W - 0.5, H - 0.5, -0.5))
+            axs[1].set_title(f"{method.value} for '{lab.positive}' (what raised P)", fontsize=9)
+            for a in axs[:2]: a.axis('off')
+            from sklearn.metrics import roc_curve
+            fpr, tpr, _ = roc_curve(curve['y'], curve['p'])
+            axs[2].plot(fpr, tpr, color='C0'); axs[2].plot([0, 1], [0, 1], ':', color='0.6')
+            sens, spec = tp / max(tp + fn, 1), tn / max(tn + fp, 1)
+            axs[2].scatter([1 - spec], [sens], color='C3', zorder=3, label=f"threshold {threshold.value:.2f}")
+            axs[2].set_xlabel('1 − specificity'); axs[2].set_ylabel('sensitivity'); axs[2].legend(loc='lower right', fontsize=8)
+            axs[2].set_title('operating point on the test images', fontsize=9)
+            plt.tight_layout(); plt.show()
+
+    def on_upload(change):
+        files = upload.value
+        if not files: return
+        f = files[0]
+        try: state['upload'] = image_from_upload(f['name'], bytes(f['content']))
+        except MedcnnError as e: message.value = f"<b style='color:#b00'>{e}</b>"; return
+        finally: upload.value = ()                          # drop the file (and its name) from the widget at once
+        message.value = f"uploaded image received ({state['upload']['kind']}, {state['upload']['values'].shape[0]}×{state['upload']['values'].shape[1]}); identifiers were not read"
+        if 'uploaded image' not in source.options: source.options = list(source.options) + ['uploaded image']
+        window.value = '(image)'
+        if source.value == 'uploaded image': draw()
+        else: source.value = 'uploaded image'
+
+    def on_load(_):
+        try: state['lab'] = load_lab_model(run.value.strip() or None)
+        except MedcnnError as e: message.value = f"<b style='color:#b00'>{e}</b>"; return
+        message.value = 'model loaded'; refresh_model(); draw()
+
+    upload.observe(on_upload, names='value'); load.on_click(on_load)
+    for w in (source, window, method, opacity, threshold): w.observe(draw, names='value')
+    refresh_model(); draw()
+    box = widgets.VBox([about, widgets.HBox([source, upload]), widgets.HBox([window, method, opacity]), prediction,
+                        widgets.HBox([threshold, operating]), out, widgets.HBox([run, load]), message])
+    box.controls = dict(source=source, upload=upload, window=window, method=method, opacity=opacity, threshold=threshold, run=run, load=load)
+    box.prediction, box.operating, box.message, box.state = prediction, operating, message, state
     return box
 
 # %% ../nbs/10_widgets.ipynb #44178e79
@@ -236,5 +626,52 @@ def strategy_selector(dls=None,                      # data to measure and train
 
     n_images.observe(update, 'value'); similarity.observe(update, 'value')
     measure.on_click(on_measure); run.on_click(on_run)
+    update()
+    return box
+
+# %% ../nbs/10_widgets.ipynb #e1100001
+def operating_point_explorer(learn=None,            # a trained learner: its validation-set predictions are used
+                             probs=None,            # or: probabilities of the positive class (N,) or (N,2) ...
+                             targets=None,          # ... and the true labels (N,)
+                             threshold:float=None,  # start here (default: Youden's J on these data)
+                             prevalence:float=None  # start here (default: the share of positives in the data)
+                            ):
+    "Threshold and prevalence sliders; sensitivity, specificity, PPV and NPV, the ROC curve with the point, and the score histograms."
+    from sklearn.metrics import roc_curve, roc_auc_score
+    from medcnn_tl.interpret import operating_point, choose_threshold, predict_probs
+    if learn is not None: probs, targets = predict_probs(learn)
+    if probs is None or targets is None:
+        raise BadArgumentError("give a learner, or probs and targets", thing="operating_point_explorer", fix="operating_point_explorer(learn)")
+    p, y = np.asarray(probs, float), np.asarray(targets).astype(int).ravel()
+    if p.ndim == 2: p = p[:, 1]
+    if len(p) != len(y) or set(np.unique(y)) - {0, 1}:
+        raise BadArgumentError("probs and targets must be one score and one 0/1 label per image", thing="targets",
+                               fix="pass binary labels and the positive class's probability")
+    t0 = choose_threshold(y, p) if threshold is None else float(threshold)
+    thr = widgets.FloatSlider(value=round(t0, 3), min=0, max=1, step=0.005, description='threshold', readout_format='.3f', continuous_update=False)
+    prev = widgets.FloatLogSlider(value=float(y.mean()) if prevalence is None else prevalence, base=10, min=-3, max=0, step=0.02,
+                                  description='prevalence', readout_format='.3f', continuous_update=False)
+    table, plot = widgets.HTML(), widgets.Output()
+    box = widgets.VBox([widgets.HTML("<b>Operating point</b>"), widgets.HBox([thr, prev]), table, plot])
+    box.threshold, box.prevalence, box.table = thr, prev, table
+    fpr, tpr, _ = roc_curve(y, p); auc = roc_auc_score(y, p) if len(np.unique(y)) == 2 else float('nan')
+    def update(*_):
+        op = operating_point(y, p, thr.value, prev.value)
+        box.result = op
+        table.value = ("<table><tr>" + ''.join(f"<th style='padding:0 10px'>{k}</th>" for k in ('sensitivity', 'specificity', 'PPV', 'NPV')) +
+                       "</tr><tr>" + ''.join(f"<td style='padding:0 10px;text-align:center'>{op[k]:.3f}</td>" for k in ('sensitivity', 'specificity', 'ppv', 'npv')) +
+                       f"</tr></table><small>{op['tp']} TP, {op['fn']} FN, {op['fp']} FP, {op['tn']} TN at threshold {op['threshold']:.3f}; "
+                       f"PPV and NPV at prevalence {op['prevalence']:.3f}</small>")
+        plot.clear_output(wait=True)
+        with plot:
+            fig, (a1, a2) = plt.subplots(1, 2, figsize=(8, 3))
+            a1.plot(fpr, tpr, label=f'AUC {auc:.3f}'); a1.plot([0, 1], [0, 1], ':', c='grey')
+            a1.plot([1 - op['specificity']], [op['sensitivity']], 'o', c='crimson', label='operating point')
+            a1.set_xlabel('1 - specificity'); a1.set_ylabel('sensitivity'); a1.legend(fontsize=7, loc='lower right')
+            bins = np.linspace(0, 1, 21)
+            a2.hist(p[y == 0], bins, alpha=0.6, label='negative'); a2.hist(p[y == 1], bins, alpha=0.6, label='positive')
+            a2.axvline(thr.value, c='crimson', ls='--'); a2.set_xlabel('predicted probability'); a2.legend(fontsize=7)
+            fig.tight_layout(); plt.show(); plt.close(fig)
+    thr.observe(update, 'value'); prev.observe(update, 'value')
     update()
     return box

@@ -49,3 +49,216 @@ def test_random_csv(tmp_path, text):
                                   'dicom/MR_small.dcm', 'dicom/rtdose.dcm', 'dicom/examples_rgb_color.dcm', 'images/histology_ihc.png'])
 def test_inspect_every_sample(name):
     assert len(inspect_path(samples_path(name)).splitlines()) >= 3
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Issue 12: inputs that would exhaust memory or that lie. Each ends in one clear line (CLI exit 1) or is handled
+# correctly, and none takes more than a few hundred MB above the CLI's own import size (checked on the child process).
+# ---------------------------------------------------------------------------------------------------------------------
+import json, os, resource, shutil, subprocess, sys, zipfile
+import numpy as np
+import pandas as pd
+from PIL import Image
+from medcnn_tl.core import DataError, BadArgumentError
+from medcnn_tl.data import get_dls, dataset_summary
+
+EXTRA_MB = 400          # "a few hundred MB" above what `medcnn-tl` needs to start (its imports)
+AS_LIMIT = 8 << 30      # address-space cap on the child: a regression that allocates gigabytes dies instead of hurting the machine
+_WRAP = ("import json, resource, subprocess, sys\n"
+         "lim = int(sys.argv[1])\n"
+         "r = subprocess.run(sys.argv[2:], capture_output=True, text=True, timeout=600,\n"
+         "                   preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (lim, lim)))\n"
+         "print(json.dumps(dict(rc=r.returncode, out=r.stdout, err=r.stderr, peak_mb=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)))")
+
+def cli(*args, env=None):
+    "Run `medcnn-tl ARGS` in a child with an address-space cap; its exit code, stdout, stderr and peak RSS (MB)."
+    exe = shutil.which('medcnn-tl') or pytest.skip('medcnn-tl is not installed')
+    r = subprocess.run([sys.executable, '-c', _WRAP, str(AS_LIMIT), exe, *map(str, args)], capture_output=True, text=True,
+                       env=dict(os.environ, **(env or {})), timeout=900)
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+@pytest.fixture(scope='module')
+def baseline_mb():
+    "Peak RSS of `medcnn-tl inspect` on a small good data set: the imports, which every command pays."
+    return cli('inspect', samples_path('chest_phantom_28.npz'))['peak_mb']
+
+def one_error_line(r, *words):
+    "Exit code 1 and exactly one stderr line, naming the problem (`words`)."
+    lines = [l for l in r['err'].splitlines() if l.strip()]
+    assert r['rc'] == 1, r
+    assert len(lines) == 1 and lines[0].startswith('medcnn-tl ') and 'Fix:' in lines[0], lines
+    for w in words: assert w in lines[0], (w, lines[0])
+
+def _npz(path, **over):
+    arrs = dict(train_images=np.zeros((4, 28, 28), np.uint8), train_labels=np.array([0, 1, 0, 1]),
+                val_images=np.zeros((2, 28, 28), np.uint8), val_labels=np.array([0, 1]))
+    arrs.update(over); np.savez(path, **arrs); return path
+
+def _declared_npz(path, shape=(60000, 224, 224)):
+    "An archive whose header declares `shape` uint8 images (2.8 GB for the default) with no pixel data after it."
+    with zipfile.ZipFile(path, 'w') as zf:
+        with zf.open('train_images.npy', 'w') as fh: np.lib.format.write_array_header_1_0(fh, {'descr': '|u1', 'fortran_order': False, 'shape': shape})
+        with zf.open('train_labels.npy', 'w') as fh: np.lib.format.write_array(fh, np.arange(shape[0]) % 2)
+    return path
+
+MALFORMED = {   # file -> (how to make it, words the error names)
+    'label_1e9.npz': (lambda p: _npz(p, train_labels=np.array([0, 1, 0, 10**9])), ['1,000,000,001 classes']),
+    'negative.npz': (lambda p: _npz(p, train_labels=np.array([0, -1, 0, 1])), ['negative labels']),
+    'half.npz': (lambda p: _npz(p, train_labels=np.array([0, .5, 0, 1])), ['not whole numbers']),
+    'nan_label.npz': (lambda p: _npz(p, train_labels=np.array([0, np.nan, 0, 1])), ['NaN or infinite label']),
+    'inf_label.npz': (lambda p: _npz(p, train_labels=np.array([0, np.inf, 0, 1])), ['NaN or infinite label']),
+    'string_label.npz': (lambda p: _npz(p, train_labels=np.array(['a', 'b', 'a', 'b'])), ['not class numbers']),
+    'object_label.npz': (lambda p: _npz(p, train_labels=np.array([0, None, 0, 1], dtype=object)), ['object']),
+    'object_images.npz': (lambda p: _npz(p, train_images=np.array([np.zeros((2, 2)), None, 1, 2], dtype=object)), ['object']),
+    'complex.npz': (lambda p: _npz(p, train_images=np.zeros((4, 28, 28), np.complex64)), ['complex64']),
+    'nan_pixels.npz': (lambda p: _npz(p, train_images=np.full((4, 28, 28), np.nan, np.float32)), ['NaN or infinite pixels']),
+    'inf_pixels.npz': (lambda p: _npz(p, train_images=np.full((4, 28, 28), np.inf, np.float32)), ['NaN or infinite pixels']),
+    'mismatch.npz': (lambda p: _npz(p, train_labels=np.array([0, 1, 0])), ['4 train images but 3 labels']),
+    'flat.npz': (lambda p: _npz(p, train_images=np.zeros((4, 28), np.uint8)), ['not images']),
+    'six_d.npz': (lambda p: _npz(p, train_images=np.zeros((4, 2, 2, 2, 2, 2), np.uint8)), ['not images']),
+    'one_pixel.npz': (lambda p: _npz(p, train_images=np.zeros((4, 1, 1), np.uint8)), ['smaller than 4 x 4']),
+    'empty_split.npz': (lambda p: _npz(p, train_images=np.zeros((0, 28, 28), np.uint8), train_labels=np.zeros(0, int)), ['holds no images']),
+    'sizes_differ.npz': (lambda p: _npz(p, val_images=np.zeros((2, 32, 32), np.uint8)), ['one size']),
+    'multi_not_01.npz': (lambda p: _npz(p, train_labels=np.array([[0, 2], [1, 0], [0, 1], [1, 1]]), val_labels=np.array([[0, 1], [1, 0]])), ['values other than 0 and 1']),
+    'label_cols.npz': (lambda p: _npz(p, train_labels=np.zeros((4, 20000), np.uint8), val_labels=np.zeros((2, 20000), np.uint8)), ['label columns']),
+    'no_labels.npz': (lambda p: np.savez(p, train_images=np.zeros((4, 28, 28), np.uint8)), ['no train_labels']),
+    'no_arrays.npz': (lambda p: np.savez(p, x=np.zeros(3)), ['no MedMNIST arrays']),
+    'scalar.npz': (lambda p: np.savez(p, train_images=np.zeros((4, 28, 28), np.uint8), train_labels=np.array(3)), ['a single value']),
+    'not_a_zip.npz': (lambda p: p.write_bytes(b'PK\x03\x04 not really'), ['.npz archive']),
+    'bare.npy': (lambda p: np.save(p, np.zeros((4, 28, 28))), ['.npy file']),
+}
+
+@pytest.fixture(scope='module')
+def bad_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp('bad')
+    for name, (make, _) in MALFORMED.items(): make(d/name)
+    return d
+
+@pytest.mark.parametrize('name', sorted(MALFORMED))
+def test_malformed_npz_is_one_data_error(bad_dir, name):
+    with pytest.raises(DataError) as e: get_dls(bad_dir/name, size=28, show_progress=False)
+    msg = str(e.value)
+    assert '\n' not in msg and 'Fix:' in msg and str(bad_dir/name) in msg
+    for w in MALFORMED[name][1]: assert w in msg, (w, msg)
+
+def test_malformed_npz_through_the_cli(bad_dir, baseline_mb):
+    for name in ('label_1e9.npz', 'nan_pixels.npz'):   # each CLI start costs seconds: the rest go through get_dls above
+        r = cli('inspect', bad_dir/name)
+        one_error_line(r, *MALFORMED[name][1])
+        assert r['peak_mb'] < baseline_mb + EXTRA_MB, (name, r['peak_mb'], baseline_mb)
+
+def test_an_archive_declaring_gigabytes_is_refused_before_it_is_read(tmp_path, baseline_mb):
+    f = _declared_npz(tmp_path/'zeros_60k.npz')
+    assert f.stat().st_size < 1_000_000
+    r = cli('inspect', f)                                           # headers only: the summary works
+    assert r['rc'] == 0 and '60000 images' in r['out'] and 'cannot be checked' in r['out'], r
+    assert r['peak_mb'] < baseline_mb + EXTRA_MB
+    r = cli('train', f, '--epochs', '1', '--size', '32', '--strategy', 'train_entire', '--out', tmp_path/'runs')
+    one_error_line(r, '2.8 GB', 'cache')
+    assert r['peak_mb'] < baseline_mb + EXTRA_MB, (r['peak_mb'], baseline_mb)
+    with pytest.raises(DataError, match='truncated'): get_dls(f, size=28, cache=tmp_path/'cache', show_progress=False)
+
+def test_a_large_npz_streams_from_the_disk_cache(tmp_path, monkeypatch):
+    import medcnn_tl.data as D
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (300, 64, 64), dtype=np.uint8); y = np.arange(300) % 2
+    np.savez_compressed(tmp_path/'big.npz', train_images=x[:240], train_labels=y[:240], val_images=x[240:], val_labels=y[240:])
+    monkeypatch.setattr(D, 'IN_MEMORY_BYTES', 100_000)              # pretend 1.2 MB of pixels is "large"
+    with pytest.raises(DataError, match='kept in memory'): get_dls(tmp_path/'big.npz', size=32, show_progress=False)
+    dls = get_dls(tmp_path/'big.npz', size=64, bs=20, augment=False, n_channels=1, cache=tmp_path/'cache', num_workers=0)
+    assert not dls.store.in_memory and dls.source_df.attrs['images']._path.exists()
+    xb, _ = dls.valid.one_batch()
+    m, s = float(np.mean(D.IMAGENET_STATS[0])), float(np.mean(D.IMAGENET_STATS[1]))
+    np.testing.assert_allclose(xb[:, 0].numpy(), (x[240:260] / 255 - m) / s, atol=1e-5)   # the pixels np.load gives
+
+@pytest.fixture(scope='module')
+def huge_pngs(tmp_path_factory):
+    "24 PNGs of 8000 x 8000 RGB (about 4 MB on disk in all): 4.6 GB if held at full size."
+    d = tmp_path_factory.mktemp('huge')
+    for c in ('a', 'b'): (d/c).mkdir()
+    Image.fromarray(np.zeros((8000, 8000, 3), np.uint8)).save(d/'a'/'img00.png', compress_level=1)
+    for i in range(1, 24): os.link(d/'a'/'img00.png', d/('a' if i % 2 else 'b')/f'img{i:02d}.png')
+    return d
+
+def test_huge_pngs_are_decoded_one_at_a_time(huge_pngs, baseline_mb):
+    r = cli('inspect', huge_pngs)
+    assert r['rc'] == 0 and '8000x8000' in r['out'], r
+    assert r['peak_mb'] < baseline_mb + 100, (r['peak_mb'], baseline_mb)          # headers, not pixels
+    code = ("import resource, sys; from medcnn_tl.data import get_dls; base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+            "d = get_dls(sys.argv[1], size=32, bs=4, show_progress=False); d.one_batch()\n"
+            "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024, len(d.train_ds) + len(d.valid_ds))")
+    out = subprocess.run([sys.executable, '-c', code, str(huge_pngs)], capture_output=True, text=True, timeout=600,
+                         preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (AS_LIMIT, AS_LIMIT)))
+    extra_mb, n = out.stdout.split()[-2:]
+    assert int(n) == 24 and float(extra_mb) < EXTRA_MB, out.stdout + out.stderr   # one 192 MB image at a time, not 4.6 GB
+
+def test_a_csv_of_a_million_rows_streams(tmp_path, baseline_mb):
+    Image.fromarray(np.zeros((16, 16), np.uint8)).save(tmp_path/'a.png'); Image.fromarray(np.full((16, 16), 200, np.uint8)).save(tmp_path/'b.png')
+    pd.DataFrame({'path': ['a.png', 'b.png'] * 500_000, 'label': ['a', 'b'] * 500_000,
+                  'patient_id': [f'p{i}' for i in range(1_000_000)]}).to_csv(tmp_path/'million.csv', index=False)
+    r = cli('inspect', tmp_path/'million.csv')
+    assert r['rc'] == 0 and '1000000 images' in r['out'], r
+    assert r['peak_mb'] < baseline_mb + EXTRA_MB, (r['peak_mb'], baseline_mb)
+    dls = get_dls(tmp_path/'million.csv', size=64, bs=64, show_progress=False, num_workers=0)
+    assert not dls.store.in_memory and dls.store.x is None                 # 12 GB of pixels: streamed, nothing preloaded
+    assert len(dls.train_ds) + len(dls.valid_ds) == 1_000_000
+    assert dls.one_batch()[0].shape == (64, 3, 64, 64)
+    with pytest.raises(DataError, match='would need 11.4 GB'): get_dls(tmp_path/'million.csv', size=64, in_memory=True, show_progress=False)
+
+@pytest.fixture(scope='module')
+def twelve_dicoms(tmp_path_factory):
+    "12 CT slices in class folders (3 slices of each of the 4 phantom patients), no CSV: patient ids from the headers."
+    d = tmp_path_factory.mktemp('dicom12')
+    lab = pd.read_csv(samples_path('ct_phantom')/'labels.csv')
+    for k, r in enumerate(lab.groupby('patient_id').head(3).itertuples()):
+        (d/r.label).mkdir(exist_ok=True); shutil.copy(samples_path('ct_phantom')/r.path, d/r.label/f'slice_{k:02d}.dcm')
+    return d
+
+def test_a_training_set_smaller_than_a_batch_still_trains(twelve_dicoms, tmp_path):
+    with pytest.warns(UserWarning, match='fewer than the batch size'):
+        dls = get_dls(twelve_dicoms, size=32, bs=16, valid_pct=0.25, show_progress=False)
+    assert dls.train.bs == len(dls.train_ds) < 16 and len(dls.train) == 1     # one batch, not zero
+    r = cli('train', twelve_dicoms, '--epochs', '1', '--size', '32', '--strategy', 'train_entire', '--out', tmp_path)
+    assert r['rc'] == 0, r['err'][-2000:]
+    hist = pd.read_csv(next(tmp_path.rglob('history.csv')))
+    assert np.isfinite(hist['train_loss']).all()                                    # an optimiser step was taken
+
+def test_dicom_patient_ids_never_shown(twelve_dicoms, tmp_path):
+    import pydicom
+    ids = {str(pydicom.dcmread(f, stop_before_pixels=True).PatientID) for f in twelve_dicoms.rglob('*.dcm')}
+    leaky = tmp_path/'leaky'
+    for i, f in enumerate(sorted(twelve_dicoms.rglob('*.dcm'))):
+        d = leaky/('train' if i % 2 else 'valid')/f.parent.name; d.mkdir(parents=True, exist_ok=True); shutil.copy(f, d/f.name)
+    r = cli('inspect', leaky)
+    assert r['rc'] == 0 and 'anon-' in r['out'] and not any(i in r['out'] + r['err'] for i in ids), r
+    r = cli('train', leaky, '--epochs', '1', '--size', '32', '--strategy', 'train_entire', '--out', tmp_path/'runs')
+    one_error_line(r, 'more than one split', 'anon-')
+    assert not any(i in r['out'] + r['err'] for i in ids)
+    r = cli('inspect', leaky, '--show-identifying')
+    assert any(i in r['out'] for i in ids)
+
+def test_more_bad_arguments_are_one_clear_error(tmp_path):
+    src = samples_path('chest_phantom')
+    for kw, words in [(dict(volume_mode='4d'), 'volume_mode'), (dict(num_workers=-1), 'num_workers'), (dict(bs=1.5), 'bs')]:
+        with pytest.raises(MedcnnError, match=words): get_dls(src, size=16, show_progress=False, **kw)
+    (tmp_path/'dir.csv').mkdir()
+    with pytest.raises(MedcnnError): read_source(tmp_path/'dir.csv')
+    pd.DataFrame({'path': [str(tmp_path)], 'label': ['a']}).to_csv(tmp_path/'points_at_folder.csv', index=False)
+    with pytest.raises(MedcnnError): get_dls(tmp_path/'points_at_folder.csv', show_progress=False)
+    os.environ['MEDCNN_TL_MAX_MEMORY'] = 'lots'
+    try:
+        with pytest.raises(BadArgumentError, match='MEDCNN_TL_MAX_MEMORY'): get_dls(src, size=16, show_progress=False)
+    finally: del os.environ['MEDCNN_TL_MAX_MEMORY']
+    r = cli('inspect', src, env={'MEDCNN_TL_MAX_MEMORY': 'lots'})
+    assert r['rc'] in (0, 1)   # inspect allocates nothing; train would refuse with one line
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(shape=st.lists(st.integers(0, 6), min_size=0, max_size=5), dtype=st.sampled_from(['u1', 'i2', 'f4', 'f8', 'b1', 'c8', 'U2']),
+       lshape=st.lists(st.integers(0, 6), min_size=0, max_size=3), lval=st.one_of(st.integers(-3, 10**12), st.floats(allow_nan=True)))
+def test_random_npz(tmp_path, shape, dtype, lshape, lval):
+    f = tmp_path/'r.npz'
+    np.savez(f, train_images=np.zeros(shape, dtype), train_labels=np.full(lshape, lval) if lshape else np.array(lval),
+             val_images=np.zeros(shape, dtype), val_labels=np.full(lshape, lval) if lshape else np.array(lval))
+    try: read_source(f)
+    except MedcnnError as e: assert '\n' not in str(e); return
+    only_medcnn_errors(get_dls, f, size=8, show_progress=False, num_workers=0)   # only what reads well goes on to get_dls

@@ -1,7 +1,12 @@
-"""The `medcnn-tl` console script, end to end, as a user runs it from a shell."""
-import shutil, subprocess, sys
+"""The `medcnn-tl` console script: end to end as a user runs it, and its parser (arguments reach the library functions).
+
+The end-to-end runs of `lab`, `sweep`, `train` and `demo` belong to the tests of the functions they call; here the
+functions are replaced by recorders, so these tests check only what the command line does: parse, check, pass on.
+"""
+import json, shutil, subprocess, sys, types
 import pytest
 import medcnn_tl
+from medcnn_tl import cli
 
 def run(*args, timeout=600):
     exe = shutil.which('medcnn-tl')
@@ -16,8 +21,124 @@ def test_version_and_help():
     assert r.returncode == 0 and r.stdout.strip() == f'medcnn-tl {medcnn_tl.__version__}'
     r = run('--help')
     assert r.returncode == 0
-    for cmd in ('demo', 'train', 'recommend', 'inspect', 'dashboard'): assert cmd in r.stdout
+    for cmd in ('demo', 'train', 'recommend', 'inspect', 'dashboard', 'lab', 'sweep'): assert cmd in r.stdout
 
 def test_bad_subcommand_arguments_are_one_usage_error():
     r = run('recommend', '--n-images', 'many', '--similarity', '0.5')
     assert r.returncode == 2 and 'invalid int value' in r.stderr and 'Traceback' not in r.stderr
+
+def imported_after(*argv):
+    "The heavy modules present in `sys.modules` after `medcnn-tl ARGV` ran in a fresh interpreter."
+    code = ("import sys, contextlib, io\nfrom medcnn_tl.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n    try: main(sys.argv[1:])\n    except SystemExit: pass\n"
+            "print(','.join(m for m in ('torch', 'fastai', 'timm', 'jupyter_server', 'ipywidgets') if m in sys.modules))")
+    r = subprocess.run([sys.executable, '-c', code, *argv], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    return set(filter(None, r.stdout.strip().split(',')))
+
+def test_help_imports_no_heavy_module():
+    assert imported_after('--help') == set()
+    assert imported_after('dashboard', '--help') == set()
+
+@pytest.mark.xfail(strict=False, reason="inspect_path lives in data.py, which imports fastai at the top (issue 8: move the DICOM "
+                                        "report to dicom.py or make data's fastai imports lazy); the CLI imports it only inside the command")
+def test_inspect_of_a_dicom_file_needs_neither_fastai_nor_timm():
+    from medcnn_tl.core import samples_path
+    assert imported_after('inspect', str(samples_path('dicom')/'CT_small.dcm')) & {'fastai', 'timm'} == set()
+
+@pytest.mark.xfail(strict=False, reason="recommend lives in transfer.py, which imports timm and fastai at the top (issue 8: move the rule "
+                                        "or make those imports lazy); the CLI already imports it only inside the command")
+def test_recommend_needs_neither_fastai_nor_timm():
+    assert imported_after('recommend', '--n-images', '300', '--similarity', '0.5') & {'fastai', 'timm'} == set()
+
+# ---- arguments reach the library functions (the functions are replaced by recorders) ----
+@pytest.fixture
+def recorder(monkeypatch):
+    "Install fake `medcnn_tl.lab` and `medcnn_tl.scale` modules whose functions record their arguments."
+    calls = []
+    def fake(name):
+        def f(data=None, **kwargs):
+            calls.append((name, data, kwargs)); return {}
+        f.__name__ = name
+        return f
+    lab = types.ModuleType('medcnn_tl.lab'); scale = types.ModuleType('medcnn_tl.scale')
+    for n in ('run_lab', 'run_demo', 'train_source'): setattr(lab, n, fake(n))
+    for n in ('sweep', 'train_distributed'): setattr(scale, n, fake(n))
+    def run_demo(out=None, size=None, epochs=None, seed=None, device=None):   # a fixed signature: an unknown option is refused
+        calls.append(('run_demo', None, {k: v for k, v in dict(out=out, size=size, epochs=epochs, seed=seed, device=device).items()
+                                         if v is not None}))
+    lab.run_demo = run_demo
+    monkeypatch.setitem(sys.modules, 'medcnn_tl.lab', lab)
+    monkeypatch.setitem(sys.modules, 'medcnn_tl.scale', scale)
+    return calls
+
+def test_lab_arguments_reach_run_lab(recorder):
+    assert cli.main(['lab', 'scans/', '--sizes', '50', '200', 'all', '--seeds', '2', '--strategies', 'frozen_base', 'scratch',
+                     '--out', 'labdir', '--device', 'cpu', '--size', '32']) == 0
+    assert recorder == [('run_lab', 'scans/', dict(sizes=(50, 200, None), seeds=2, strategies=['frozen_base', 'scratch'],
+                                                    out='labdir', size=32, device='cpu'))]
+
+def test_defaults_are_the_functions_own(recorder):
+    "Options left out are not passed at all, so the library's defaults (one place) apply."
+    assert cli.main(['lab', 'scans/']) == 0 and recorder[-1] == ('run_lab', 'scans/', {})
+    assert cli.main(['train', 'scans/']) == 0 and recorder[-1] == ('train_source', 'scans/', {})
+
+def test_sweep_arguments_reach_sweep(recorder):
+    assert cli.main(['sweep', 'scans/', '--trials', '7', '--storage', 'sqlite:///s.db', '--seed', '0']) == 0
+    assert recorder == [('sweep', 'scans/', dict(n_trials=7, storage='sqlite:///s.db', seed=0))]
+
+def test_train_arguments_reach_train_source_or_train_distributed(recorder):
+    assert cli.main(['train', 'scans/', '--device', 'cuda:1', '--minutes', '2.5', '--strategy', 'freeze_some', '--epochs', '3',
+                     '--seed', '0', '--out', 'runs2']) == 0
+    assert recorder[-1] == ('train_source', 'scans/', dict(strategy='freeze_some', epochs=3, out='runs2', seed=0, device='cuda:1', minutes=2.5))
+    assert cli.main(['train', 'scans/', '--gpus', '2', '--arch', 'resnet18']) == 0
+    assert recorder[-1] == ('train_distributed', 'scans/', dict(arch='resnet18', gpus=2))
+    assert cli.main(['train', 'scans/', '--gpus', '1']) == 0 and recorder[-1][0] == 'train_source'
+
+def test_demo_arguments_reach_run_demo(recorder):
+    assert cli.main(['demo', '--device', 'cpu', '--epochs', '2', '--seed', '0']) == 0
+    assert recorder == [('run_demo', None, dict(device='cpu', epochs=2, seed=0))]
+
+def test_an_option_the_function_does_not_take_is_one_clear_error(recorder, capsys):
+    with pytest.raises(SystemExit) as e: cli.main(['demo', '--minutes', '3'])      # argparse: demo has no --minutes
+    assert e.value.code == 2
+    fake = sys.modules['medcnn_tl.lab']
+    fake.run_demo = lambda out=None: None                                     # a function without `seed`
+    assert cli.main(['demo', '--seed', '3']) == 1
+    err = capsys.readouterr().err
+    assert 'medcnn-tl demo: error:' in err and '--seed' in err and 'Traceback' not in err
+
+def test_strategy_choices_come_from_transfer(recorder, capsys):
+    from medcnn_tl.transfer import STRATEGIES
+    with pytest.raises(SystemExit) as e: cli.main(['train', 'scans/', '--strategy', 'freeze_everything'])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert all(name in err for name in STRATEGIES)
+
+def test_bad_numbers_are_refused_before_anything_runs(recorder, capsys):
+    for argv in (['lab', 'x', '--sizes', '0'], ['lab', 'x', '--seeds', 'two'], ['sweep', 'x', '--trials', '-1'],
+                 ['train', 'x', '--gpus', '0'], ['dashboard', 'conv_explorer', '--max-kernels', '0']):
+        with pytest.raises(SystemExit) as e: cli.main(argv)
+        assert e.value.code == 2, argv
+    assert recorder == []
+
+def test_dashboard_arguments_reach_the_server(monkeypatch, capsys):
+    seen = {}
+    monkeypatch.setattr(cli, 'serve_dashboard', lambda *a, **k: seen.update(args=a, kwargs=k) or 0)
+    assert cli.main(['dashboard', 'model_lab', '--host', '0.0.0.0', '--port', '9001', '--no-browser', '--max-kernels', '2',
+                     '--cull-idle', '120']) == 0
+    assert seen == dict(args=('model_lab', '0.0.0.0', 9001), kwargs=dict(open_browser=False, max_kernels=2, cull_idle=120))
+    assert cli.main(['dashboard']) == 0
+    out = capsys.readouterr().out
+    assert all(n in out for n in ('conv_explorer', 'ct_windowing', 'architectures', 'model_lab'))
+
+def test_voila_configuration_is_safe():
+    cfg = cli.voila_config('127.0.0.1', 8866, max_kernels=2, cull_idle=300)
+    v = cfg['Voila']
+    assert v['ip'] == '127.0.0.1' and len(v['token']) >= 24 and v['tornado_settings']['allow_remote_access'] is False
+    assert cfg['VoilaConfiguration']['file_allowlist'] == []
+    assert cfg['MappingKernelManager']['cull_idle_timeout'] == 300 and cfg['CappedKernelManager']['max_kernels'] == 2
+    assert cli.voila_config('0.0.0.0')['Voila']['tornado_settings']['allow_remote_access'] is True   # the token guards it
+    assert cli.voila_config()['Voila']['token'] != cli.voila_config()['Voila']['token']
+    assert [cli.is_local_host(h) for h in ('127.0.0.1', 'localhost', '::1', '[::1]', '0.0.0.0', '192.168.1.5', 'example.org')] == \
+           [True, True, True, True, False, False, False]

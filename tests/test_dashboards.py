@@ -1,5 +1,11 @@
-"""Voila dashboards in a real browser (Debian's Chromium driven by Playwright): they render and react to a slider."""
-import os, shutil, socket, subprocess, sys, time
+"""The dashboards in a real browser (Debian's Chromium driven by Playwright), served the way a teacher serves them:
+`medcnn-tl dashboard NAME` (token, Host check, capped kernels, nothing fetched from the internet).
+
+Each dashboard renders with no error output, each control changes what is shown, an upload round-trips; the server
+refuses requests without the token or with a foreign Host header, holds at most its cap of kernels after 10 reloads,
+and leaves no process behind when stopped.
+"""
+import io, os, re, shutil, signal, socket, subprocess, sys, time, urllib.request, urllib.error
 from pathlib import Path
 import pytest
 
@@ -14,83 +20,260 @@ def free_port():
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
 
-class Dashboard(str):
-    "The URL of a running Voila dashboard, with its server log at hand."
-    def __new__(cls, url, log): o = super().__new__(cls, url); o.log = log; return o
+def descendants(pid):
+    from medcnn_tl.cli import _descendants
+    return _descendants(pid)
 
-def open_dashboard(page, dashboard, ready_text, tries=2):
-    "Load `dashboard` and wait until `ready_text` shows; one retry, then fail with the end of Voila's log."
-    for attempt in range(tries):
-        try:
-            page.goto(dashboard, wait_until='commit', timeout=120_000)
-            page.get_by_text(ready_text, exact=False).first.wait_for(timeout=180_000)
-            return
-        except playwright.Error as e: err = e
-    pytest.fail(f"{dashboard} did not show {ready_text!r}: {err}\n--- voila log ---\n{dashboard.log.read_text()[-3000:]}")
+def cmdline(pid):
+    try: return Path(f'/proc/{pid}/cmdline').read_bytes().replace(b'\0', b' ').decode()
+    except OSError: return ''
+
+def kernels_of(pid):
+    return [p for p in descendants(pid) if 'ipykernel' in cmdline(p)]
+
+class Server:
+    "`medcnn-tl dashboard NAME` running in the background: its `url` (with the token), `port`, process and log."
+    def __init__(self, name, tmp_path, *extra):
+        self.port = free_port()
+        self.log_path = tmp_path/f'dashboard-{name}.log'
+        self.log = open(self.log_path, 'w')
+        exe = shutil.which('medcnn-tl')
+        cmd = ([exe] if exe else [sys.executable, '-m', 'medcnn_tl.cli']) + ['dashboard', name, '--no-browser', '--port', str(self.port), *extra]
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, text=True,
+                                     env={**os.environ, 'MPLBACKEND': 'module://matplotlib_inline.backend_inline'})
+        for _ in range(600):
+            m = re.search(r'is ready: (http://\S+)', self.log_path.read_text())
+            if m: self.url = m.group(1).replace('localhost', '127.0.0.1'); break
+            if self.proc.poll() is not None: break
+            time.sleep(0.5)
+        else: pass
+        if not getattr(self, 'url', None): pytest.fail(f"the dashboard server did not start:\n{self.log_path.read_text()[-3000:]}")
+        self.token = self.url.split('token=')[1]
+    def stop(self, sig=signal.SIGTERM, timeout=60):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try: self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired: self.proc.kill(); self.proc.wait()
+        self.log.close()
+        return self.proc.returncode
 
 @pytest.fixture
-def voila(tmp_path):
-    "Start Voila on a dashboard notebook; yields its URL; stops it afterwards."
-    procs = []
-    def start(name):
-        port = free_port()
-        log = open(tmp_path/f'voila-{name}.log', 'w')
-        p = subprocess.Popen([sys.executable, '-m', 'voila', str(ROOT/'nbs'/'dashboards'/f'{name}.ipynb'), '--no-browser',
-                              f'--port={port}', '--Voila.ip=127.0.0.1'], stdout=log, stderr=subprocess.STDOUT,
-                             env={**os.environ, 'MPLBACKEND': 'module://matplotlib_inline.backend_inline'})
-        procs.append(p)
-        for _ in range(240):                      # wait for the port only: a GET of the page would run the notebook
-            try:
-                with socket.create_connection(('127.0.0.1', port), timeout=1): break
-            except OSError: time.sleep(0.5)
-        else: pytest.fail(f"Voila did not start: {(tmp_path/f'voila-{name}.log').read_text()[-2000:]}")
-        return Dashboard(f'http://127.0.0.1:{port}/', tmp_path/f'voila-{name}.log')
+def serve(tmp_path):
+    servers = []
+    def start(name, *extra):
+        s = Server(name, tmp_path, *extra); servers.append(s); return s
     yield start
-    for p in procs: p.terminate(); p.wait(timeout=30)
+    for s in servers:
+        tree = descendants(s.proc.pid)
+        s.stop()
+        for pid in tree:
+            try: os.kill(pid, signal.SIGKILL)
+            except OSError: pass
 
 @pytest.fixture
 def page():
     with playwright.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=BROWSER_ARGS)
-        pg = browser.new_page(viewport=dict(width=1280, height=1000))
+        pg = browser.new_page(viewport=dict(width=1400, height=1100))
+        pg.requests = []
+        pg.on('request', lambda r: pg.requests.append(r.url))
         yield pg
         browser.close()
 
-def test_conv_explorer_renders_and_reacts(voila, page):
-    open_dashboard(page, voila('conv_explorer'), 'output height')
-    formula = page.get_by_text('output height', exact=False).first
-    assert '/1⌋ + 1 = 126' in formula.inner_text()            # 128-px retina, 3×3 kernel, stride 1
-    assert page.locator('.jupyter-widgets img, .output_png img, img').count() >= 1   # the figure is drawn
-    stride = page.locator('.widget-slider', has_text='stride').locator('.noUi-handle, .slider-handle, [role=slider]').first
-    stride.focus(); stride.press('ArrowRight')                   # stride 1 -> 2
-    page.wait_for_function("() => document.body.innerText.includes('/2⌋ + 1 = 63')", timeout=60_000)
+def get(url, host=None):
+    "Status code of a GET of `url` (redirects not followed), optionally with a forged Host header."
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *a, **k): return None
+    req = urllib.request.Request(url, headers={'Host': host} if host else {})
+    try: return urllib.request.build_opener(NoRedirect).open(req, timeout=300).status
+    except urllib.error.HTTPError as e: return e.code
 
-def test_architecture_explorer_follows_the_dropdown(voila, page):
-    import torchvision
-    open_dashboard(page, voila('architectures'), '11,689,512')     # ResNet-18 shown first
-    n_densenet = sum(p.numel() for p in torchvision.models.densenet121(weights=None).parameters())
-    page.locator('.widget-dropdown select').first.select_option('densenet121')
-    page.get_by_text(f'{n_densenet:,}', exact=False).first.wait_for(timeout=60_000)
+def open_dashboard(page, server, ready_text):
+    "Load the dashboard and wait until `ready_text` shows; fail with the end of the server log otherwise."
+    try:
+        page.goto(server.url, wait_until='commit', timeout=120_000)
+        page.get_by_text(ready_text, exact=False).first.wait_for(timeout=300_000)
+    except playwright.Error as e:
+        pytest.fail(f"{server.url} did not show {ready_text!r}: {e}\n--- server log ---\n{server.log_path.read_text()[-3000:]}")
 
-def test_ct_windowing_preset_moves_the_sliders_and_redraws(voila, page):
-    open_dashboard(page, voila('ct_windowing'), 'preset')
-    width = page.locator('.widget-slider', has_text='width').locator('.widget-readout').first
-    width.wait_for(timeout=60_000)
-    page.wait_for_function("() => document.querySelectorAll('img').length > 0", timeout=180_000)
-    before = page.locator('img').first.get_attribute('src')
-    assert float(width.inner_text()) == 400                        # the abdomen window it starts with
-    page.locator('.widget-dropdown select').first.select_option('lung')
+def no_errors_and_nothing_fetched_outside(page):
+    "No error output in the page, and every request went to this computer."
+    text = page.inner_text('body')
+    assert 'Traceback' not in text and 'Error' not in re.sub(r'MedcnnError', '', text), text[:2000]
+    assert page.locator('[data-mime-type="application/vnd.jupyter.stderr"]').count() == 0
+    outside = [u for u in page.requests if not re.match(r'(http|ws)://(127\.0\.0\.1|localhost)[:/]|data:|blob:', u)]
+    assert outside == [], outside
+
+def wait_text(page, text, timeout=120_000):
+    page.wait_for_function("(t) => document.body.innerText.includes(t)", arg=text, timeout=timeout)
+
+def img_srcs(page):
+    return page.eval_on_selector_all('img', 'els => els.map(e => e.src.length + ":" + e.src.slice(-40))')
+
+def wait_redraw(page, before, timeout=120_000):
+    page.wait_for_function("(old) => { const s = [...document.querySelectorAll('img')].map(e => e.src.length + ':' + e.src.slice(-40));"
+                           " return s.length > 0 && JSON.stringify(s) !== JSON.stringify(old); }", arg=before, timeout=timeout)
+
+def slider(page, label):
+    return page.locator('.widget-slider', has_text=label).locator('.noUi-handle, .slider-handle, [role=slider]').first
+
+def select(page, label):
+    return page.locator('.widget-dropdown', has_text=label).locator('select').first
+
+# ---------------------------------------------------------------- the server
+def test_server_refuses_requests_without_the_token_or_with_a_foreign_host(serve):
+    s = serve('ct_windowing')
+    base = f'http://127.0.0.1:{s.port}/'
+    assert get(base) in (302, 403)                                   # no token: sent to the login page, no dashboard
+    assert get(base + '?token=wrong') in (302, 403)
+    assert get(base + f'?token={s.token}', host='evil.example') == 403   # DNS rebinding: a foreign Host header
+    assert get(base + f'?token={s.token}', host=f'evil.example:{s.port}') == 403
+    assert kernels_of(s.proc.pid) == []                               # none of these started a kernel
+    assert get(base + 'voila/files/ct_windowing.ipynb?token=' + s.token) in (403, 404)   # serves dashboards, not files
+
+def test_reloads_leave_at_most_the_cap_of_kernels_and_stopping_leaves_no_process(serve):
+    s = serve('ct_windowing', '--max-kernels', '2')
+    most = 0
+    for _ in range(10):                                               # each GET with the token runs the dashboard in a kernel
+        assert get(f'http://127.0.0.1:{s.port}/?token={s.token}') == 200
+        most = max(most, len(kernels_of(s.proc.pid)))
+    assert 1 <= most <= 2
+    tree = descendants(s.proc.pid)
+    assert any('voila' in cmdline(p) for p in tree)
+    assert s.stop(signal.SIGINT) == 0                                 # Ctrl-C
+    time.sleep(1)
+    alive = [p for p in tree if Path(f'/proc/{p}').exists() and 'Z' not in Path(f'/proc/{p}/stat').read_text().split(')')[-1].split()[:1]]
+    assert alive == [], [cmdline(p) for p in alive]
+
+def test_sigterm_stops_the_server_and_its_kernels(serve, page):
+    s = serve('ct_windowing')
+    open_dashboard(page, s, 'slice')
+    tree = descendants(s.proc.pid)
+    assert kernels_of(s.proc.pid)
+    assert s.stop(signal.SIGTERM) == 0
+    time.sleep(1)
+    assert [p for p in tree if Path(f'/proc/{p}').exists() and 'Z' not in Path(f'/proc/{p}/stat').read_text().split(')')[-1].split()[:1]] == []
+    with pytest.raises(OSError): socket.create_connection(('127.0.0.1', s.port), timeout=2)
+
+def test_a_foreign_host_binding_warns(tmp_path):
+    from medcnn_tl import cli
+    r = subprocess.run([sys.executable, '-c', 'import sys; from medcnn_tl.cli import main; sys.exit(main(sys.argv[1:]))',
+                        'dashboard', 'no_such_dashboard', '--host', '0.0.0.0'], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1 and "no dashboard called 'no_such_dashboard'" in r.stderr
+    assert cli.voila_config('0.0.0.0')['Voila']['tornado_settings']['allow_remote_access'] is True
+
+# ---------------------------------------------------------------- each dashboard in the browser
+def test_conv_explorer_every_control_changes_what_is_shown(serve, page):
+    s = serve('conv_explorer')
+    open_dashboard(page, s, 'output height')
+    assert '⌊(128 + 2·0 − 3)/1⌋ + 1 = 126' in page.inner_text('body')     # 128-px retina, 3×3 kernel, stride 1
+    before = img_srcs(page)
+    h = slider(page, 'stride'); h.focus(); h.press('ArrowRight')              # stride 1 -> 2
+    wait_text(page, '/2⌋ + 1 = 63'); wait_redraw(page, before)
+    before = img_srcs(page)
+    select(page, 'pooling').select_option('max 2×2')
+    wait_text(page, 'max 2×2 pooling (stride 2): ⌊(63 − 2)/2⌋ + 1 = 31'); wait_redraw(page, before)
+    before = img_srcs(page)
+    select(page, 'activation').select_option('ReLU')
+    wait_text(page, 'activation ReLU'); wait_redraw(page, before)
+    before = img_srcs(page)
+    select(page, 'image').select_option('CT (abdomen slice, HU)')
+    wait_text(page, 'CT (abdomen slice, HU) (96, 96)'); wait_redraw(page, before)
+    before = img_srcs(page)
+    page.locator('.widget-select-multiple select').first.select_option(['blur (box)', 'edge (Sobel y)', 'sharpen'])
+    wait_text(page, '3 feature map(s)'); wait_redraw(page, before)
+    no_errors_and_nothing_fetched_outside(page)
+
+def test_ct_windowing_scrolls_reads_values_and_shows_rgb(serve, page):
+    s = serve('ct_windowing')
+    open_dashboard(page, s, 'slice 6 of 10')
+    text = page.inner_text('body')
+    assert 'HU' in text and 'value at (row 48, col 48)' in text
+    before = img_srcs(page)
+    h = slider(page, 'slice'); h.focus(); h.press('ArrowLeft')
+    wait_text(page, 'slice 5 of 10'); wait_redraw(page, before)
+    before = img_srcs(page)
+    h = slider(page, 'pixel row'); h.focus(); h.press('ArrowLeft')
+    wait_text(page, 'value at (row 47, col 48)'); wait_redraw(page, before)
+    before = img_srcs(page)
+    select(page, 'preset').select_option('lung')
     page.wait_for_function("() => [...document.querySelectorAll('.widget-readout')].some(e => e.innerText.trim().startsWith('1500'))",
-                           timeout=60_000)
-    page.wait_for_function("(old) => document.querySelector('img') && document.querySelector('img').src !== old", arg=before,
-                           timeout=60_000)                          # the image was redrawn with the new window
+                           timeout=120_000)
+    wait_redraw(page, before)
+    before = img_srcs(page)
+    page.locator('.widget-checkbox', has_text='RGB').locator('input').first.check()
+    wait_text(page, 'R: lung'); wait_redraw(page, before)
+    no_errors_and_nothing_fetched_outside(page)
 
-def test_strategy_selector_recommends_and_trains_live(voila, page):
-    open_dashboard(page, voila('strategy_selector'), 'Which transfer-learning strategy?')
-    page.wait_for_function("() => document.body.innerText.includes('frozen_base')", timeout=180_000)  # 300 images, similarity 0.5
-    handle = page.locator('.widget-slider', has_text='similarity').locator('.noUi-handle, [role=slider]').first
-    handle.focus(); handle.press('ArrowLeft')                         # 0.50 -> 0.45: "different" from ImageNet
-    page.wait_for_function("() => document.body.innerText.includes('finetune_some')", timeout=60_000)
-    page.get_by_role('button', name='run it').click()                 # trains one epoch on the embedded chest samples
-    page.locator('table', has_text='finetune_some').first.wait_for(timeout=400_000)
-    assert 'auc' in page.locator('table', has_text='finetune_some').first.inner_text().lower()
+def test_architectures_compares_two_networks_and_plots_the_scatter(serve, page):
+    import torchvision
+    s = serve('architectures')
+    open_dashboard(page, s, '11,689,512')                                   # ResNet-18 on the left
+    wait_text(page, '7,978,856')                                           # DenseNet-121 on the right
+    wait_text(page, 'Accuracy vs computation')
+    n_vgg = sum(p.numel() for p in torchvision.models.vgg16(weights=None).parameters())
+    before = img_srcs(page)
+    page.locator('.widget-dropdown select').nth(1).select_option('vgg16')
+    wait_text(page, f'{n_vgg:,}'); wait_redraw(page, before)
+    before = img_srcs(page)
+    page.locator('.widget-dropdown select').nth(0).select_option('alexnet')
+    wait_text(page, '61,100,840'); wait_redraw(page, before)
+    no_errors_and_nothing_fetched_outside(page)
+
+def planted_dicom(tmp_path):
+    "A DICOM file with a planted name, MRN and birth date (pydicom's CT test file, rewritten)."
+    import pydicom
+    from medcnn_tl.core import samples_path
+    ds = pydicom.dcmread(samples_path('dicom')/'CT_small.dcm')
+    ds.PatientName, ds.PatientID, ds.PatientBirthDate = 'Plantedname^Zelda', 'MRN55501234', '19420317'
+    path = tmp_path/'Plantedname_Zelda_MRN55501234.dcm'
+    ds.save_as(path)
+    return path
+
+def test_model_lab_predicts_explains_and_round_trips_an_upload(serve, page, tmp_path):
+    s = serve('model_lab')
+    open_dashboard(page, s, 'prediction:')
+    wait_text(page, 'sensitivity')
+    first = page.inner_text('body')
+    assert re.search(r'P\(malignant\) = \d\.\d\d', first)
+    before = img_srcs(page)
+    select(page, 'image').select_option(index=4)                          # another sample: truly malignant
+    page.wait_for_function("(old) => document.body.innerText.match(/P\\(malignant\\) = [0-9.]+/)[0] !== old",
+                           arg=re.search(r'P\(malignant\) = [0-9.]+', first).group(0), timeout=120_000)
+    wait_redraw(page, before)
+    op = re.search(r'at threshold [0-9.]+: sensitivity', page.inner_text('body')).group(0)
+    h = slider(page, 'threshold'); h.focus()
+    for _ in range(10): h.press('ArrowLeft')
+    page.wait_for_function("(old) => !document.body.innerText.includes(old)", arg=op, timeout=120_000)
+    before = img_srcs(page)
+    select(page, 'method').select_option('gradcam++')
+    wait_text(page, 'gradcam++ for'); wait_redraw(page, before)
+    # upload a PNG: it becomes the shown image, and the prediction is for it
+    from PIL import Image
+    import numpy as np
+    png = tmp_path/'my_xray.png'
+    Image.fromarray((np.random.default_rng(0).random((120, 100)) * 255).astype('uint8')).save(png)
+    before = img_srcs(page)
+    page.locator('input[type=file]').first.set_input_files(str(png))
+    wait_text(page, 'uploaded image received (image, 120×100)'); wait_redraw(page, before)
+    # upload a DICOM with planted identifiers: read, windowed, and nothing identifying shown
+    before = img_srcs(page)
+    page.locator('input[type=file]').first.set_input_files(str(planted_dicom(tmp_path)))
+    wait_text(page, 'uploaded image received (DICOM CT, 128×128)'); wait_redraw(page, before)
+    text = page.content()
+    for planted in ('Plantedname', 'Zelda', 'MRN55501234', '19420317', '1942-03-17'): assert planted not in text, planted
+    no_errors_and_nothing_fetched_outside(page)
+    log = s.log_path.read_text()
+    for planted in ('Plantedname', 'Zelda', 'MRN55501234', '19420317'): assert planted not in log, planted
+
+def test_strategy_selector_renders_and_follows_its_sliders(serve, page):
+    "A light check of the strategy selector (its owner, the strategy-lab work, extends it with its live run)."
+    from medcnn_tl.transfer import STRATEGIES
+    s = serve('strategy_selector')
+    open_dashboard(page, s, 'Which transfer-learning strategy?')
+    page.wait_for_function("(names) => names.some(n => document.body.innerText.includes(n))", arg=list(STRATEGIES), timeout=300_000)
+    before = page.inner_text('body')
+    h = slider(page, 'similarity'); h.focus()
+    for _ in range(8): h.press('ArrowLeft')
+    page.wait_for_function("(old) => document.body.innerText !== old", arg=before, timeout=120_000)
+    no_errors_and_nothing_fetched_outside(page)

@@ -1,0 +1,55 @@
+"""Distributed training (2 CPU processes, gloo) and a local Optuna sweep, on the embedded samples (issue 12).
+
+Each test takes about a minute on two CPU cores; they need the `[scale]` extra (accelerate, optuna, optuna-integration),
+which the `dev` extra includes.
+"""
+import json
+import numpy as np
+import pytest
+from medcnn_tl.core import samples_path, MedcnnError
+
+pytest.importorskip('accelerate'); pytest.importorskip('optuna'); pytest.importorskip('optuna_integration')
+DATA = samples_path('chest_phantom')
+
+def test_two_process_training_writes_the_single_process_metrics(tmp_path):
+    from sklearn.metrics import roc_auc_score
+    from fastai.learner import load_learner
+    from medcnn_tl.scale import train_distributed
+    from medcnn_tl.data import get_dls
+    from medcnn_tl.interpret import METRIC_COLUMNS
+    res = train_distributed(DATA, gpus=2, strategy='train_entire', epochs=1, size=32, bs=16, out=tmp_path, threads=1, verbose=False)
+    run = tmp_path/'chest_phantom_train_entire_efficientnet_lite0'
+    assert res['run_dir'] == str(run)
+    metrics = json.loads((run/'metrics.json').read_text())
+    assert set(metrics) == {'valid', 'test'}                               # the same file as a single-process run
+    assert all(set(METRIC_COLUMNS) <= set(metrics[s]) for s in ('valid', 'test'))
+    assert json.loads((run/'config.json').read_text())['processes'] == 2
+    hist = (run/'history.csv').read_text().splitlines()
+    assert len(hist) == 2 and 'nan' not in hist[1]                          # one epoch, a finite training loss: steps were taken
+    # the model it wrote gives, on the validation split, the AUC that sklearn computes from its predictions
+    learn = load_learner(run/'export.pkl')
+    learn.dls = get_dls(DATA, size=32, bs=16, seed=42, show_progress=False)
+    probs, y = learn.get_preds(dl=learn.dls.valid)
+    assert abs(roc_auc_score(y.numpy(), probs[:, 1].numpy()) - metrics['valid']['auc']) < 1e-6
+
+def test_local_two_trial_sweep_and_a_second_worker_on_the_same_storage(tmp_path):
+    import optuna
+    from medcnn_tl.scale import sweep
+    space = dict(size=(32,), epochs=(1, 1), strategy=('train_entire', 'freeze_some'))
+    df = sweep(DATA, n_trials=2, out=tmp_path, space=space, bs=16, verbose=False)
+    assert len(df) == 2 and set(df.state) == {'COMPLETE'}
+    assert {'trial', 'strategy', 'lr', 'size', 'epochs', 'auc', 'accuracy', 'sensitivity', 'specificity'} <= set(df.columns)
+    assert df.lr.between(1e-4, 1e-2).all() and set(df.strategy) <= set(space['strategy'])
+    # a second worker joins the same study through the shared storage: trials add up
+    df2 = sweep(DATA, n_trials=1, out=tmp_path, space=space, bs=16, verbose=False)
+    study = optuna.load_study(study_name='medcnn-chest_phantom', storage=f"sqlite:///{tmp_path/'sweep.db'}")
+    assert len(study.trials) == 3 == len(df2)
+    assert np.allclose(sorted(t.value for t in study.trials), sorted(df2.auc))
+    best = json.loads((tmp_path/'best.json').read_text())
+    assert best['auc'] == df2.auc.max()
+
+def test_bad_arguments_are_one_clear_error():
+    from medcnn_tl.scale import train_distributed, sweep
+    for call in (lambda: train_distributed(DATA, gpus=0), lambda: sweep(DATA, n_trials=0), lambda: sweep(DATA, storage='nosuch://x', n_trials=1)):
+        with pytest.raises(MedcnnError) as e: call()
+        assert '\n' not in str(e.value)
