@@ -723,7 +723,9 @@ def get_dls(source,                 # folder, CSV, MedMNIST `.npz`, DICOM folder
         if not (df['split'] == s).any(): raise DataError(f"the {s} split is empty", thing=str(source), fix="add images or change valid_pct")
     store = _ImageStore(df, size, show_progress, in_memory=in_memory, cache=cache, n_channels=n_channels, volume_mode=volume_mode)
     if store.volume_mode: n_channels = 1 if store.volume_mode == '3d' else 3 if store.volume_mode == '2.5d' else n_channels
-    if num_workers is None: num_workers = 0 if store.in_memory else min(4, os.cpu_count() or 1)
+    if num_workers is None:   # workers get the item list by fork; where processes are spawned (macOS, Windows) stream in-process
+        import multiprocessing
+        num_workers = 0 if store.in_memory or multiprocessing.get_start_method() != 'fork' else min(4, os.cpu_count() or 1)
     dls = _make_dls(df, store, bs, n_channels, augment and store.volume_mode != '3d', aug_kwargs, num_workers, device, seed)
     dls.source_df, dls.store = df, store
     dls.medcnn_cfg = dict(size=size, bs=bs, n_channels=n_channels, label_names=label_names, in_memory=store.in_memory,

@@ -18,256 +18,23 @@ from .learner import medical_learner, dataset_labels
 from .interpret import choose_threshold, medical_metrics, evaluate, record_run, auc_standard_error, METRIC_COLUMNS
 
 # %% auto #0
-__all__ = ['AUGMENTATIONS', 'BASELINE', 'GENERALIZATION_SETTINGS', 'IMBALANCE_METHODS', 'LAB_SIZES', 'REVIEW_CATEGORIES',
+__all__ = ['LAB_SIZES', 'REVIEW_CATEGORIES', 'AUGMENTATIONS', 'BASELINE', 'GENERALIZATION_SETTINGS', 'IMBALANCE_METHODS',
            'DEMO_SAMPLES', 'DEMO_SIZE', 'DEMO_EPOCHS', 'TRAIN_SIZE', 'TRAIN_FOLDS', 'TRAIN_MINUTES', 'TRAIN_STEPS',
-           'mean_interval', 'summarize', 'LearningCurves', 'EarlyStop', 'FreezeBatchNorm', 'generalization_lab',
-           'generalization_table', 'plot_generalization', 'imbalanced_subsample', 'compare_imbalance', 'LabData',
-           'lab_data', 'lab_split', 'lab_run', 'run_lab', 'lab_summary', 'plot_strategy_map', 'plot_learning_curves',
-           'compare_strategies', 'run_demo', 'train_source']
+           'LabData', 'lab_data', 'lab_split', 'lab_run', 'run_lab', 'lab_summary', 'plot_strategy_map',
+           'plot_learning_curves', 'mean_interval', 'summarize', 'LearningCurves', 'EarlyStop', 'FreezeBatchNorm',
+           'generalization_lab', 'generalization_table', 'plot_generalization', 'imbalanced_subsample',
+           'compare_imbalance', 'compare_strategies', 'run_demo', 'train_source']
 
-# %% ../nbs/08_lab.ipynb #e1100001
+# %% ../nbs/08_lab.ipynb #e1100000
 import copy
 import torch.nn as nn, torch.nn.functional as F
 from .data import get_dls, get_test_dl, read_source, plain_train_dl
 from .interpret import predict_probs
 from .core import quiet_notices
-from fastcore.foundation import L
+import random
+from .learner import train_labels
 with quiet_notices():
     from fastai.callback.core import Callback, CancelFitException
-
-# %% ../nbs/08_lab.ipynb #e1100002
-def mean_interval(values,                 # one number per seed (NaN and None are dropped)
-                  confidence:float=0.95   # coverage of the interval
-                 )->tuple:
-    "The mean of `values` and the half-width of its Student-t `confidence` interval (0 for a single value)."
-    from scipy.stats import t
-    v = np.asarray([x for x in values if x is not None and not np.isnan(x)], float)
-    if len(v) == 0: return float('nan'), float('nan')
-    if len(v) == 1: return float(v[0]), 0.0
-    return float(v.mean()), float(t.ppf((1 + confidence)/2, len(v) - 1)*v.std(ddof=1)/math.sqrt(len(v)))
-
-def summarize(df:pd.DataFrame,        # one row per run
-              by:str,                 # the column that names the variant
-              metrics:list,           # the columns to summarise
-              confidence:float=0.95)->pd.DataFrame:
-    "Per `by` group: each metric as 'mean ± half-width' text, plus numeric `<metric>_mean` and `<metric>_ci`, and the runs."
-    rows = []
-    for k, g in df.groupby(by, sort=False):
-        r = {by: k, 'runs': len(g)}
-        for m in metrics:
-            mu, h = mean_interval(g[m], confidence)
-            r[m], r[f'{m}_mean'], r[f'{m}_ci'] = f"{mu:.3f} ± {h:.3f}", mu, h
-        rows.append(r)
-    return pd.DataFrame(rows)
-
-# %% ../nbs/08_lab.ipynb #e1100004
-@torch.no_grad()
-def _eval_dl(model, dl)->tuple:
-    "Probabilities and labels of `model` (as it is: call `.eval()` first) over `dl`."
-    dev = next(model.parameters()).device
-    ps, ys = [], []
-    for xb, yb in dl:
-        ps.append(model(torch.as_tensor(xb).as_subclass(torch.Tensor).to(dev)).float().softmax(1).cpu())
-        ys.append(torch.as_tensor(yb).as_subclass(torch.Tensor).view(-1).cpu())
-    return torch.cat(ps).numpy(), torch.cat(ys).numpy()
-
-def _curve_metrics(p, y)->dict:
-    from sklearn.metrics import roc_auc_score
-    loss = float(F.nll_loss(torch.log(torch.tensor(p).clamp_min(1e-7)), torch.tensor(y, dtype=torch.long)))
-    auc = float(roc_auc_score(y, p[:, 1])) if p.shape[1] == 2 and len(np.unique(y)) == 2 else float('nan')
-    return dict(loss=loss, accuracy=float((p.argmax(1) == y).mean()), auc=auc)
-
-class LearningCurves(Callback):
-    "After every training epoch: loss, accuracy and AUC on each of `loaders` (name -> DataLoader), in eval mode (no augmentation, no dropout)."
-    order = 60
-    def __init__(self, loaders:dict): self.loaders, self.rows, self.fitting = loaders, [], False
-    def before_train(self): self.fitting = True          # only `fit` trains; `get_preds` also sends epoch events
-    def after_epoch(self):
-        if not self.fitting: return
-        self.fitting, was = False, self.model.training
-        self.model.eval()
-        r = dict(epoch=self.epoch)
-        for name, dl in self.loaders.items():
-            if dl is not None: r.update({f'{name}_{k}': v for k, v in _curve_metrics(*_eval_dl(self.model, dl)).items()})
-        self.rows.append(r); self.model.train(was)
-    @property
-    def table(self)->pd.DataFrame:
-        "One row per epoch: `<loader>_loss`, `<loader>_accuracy`, `<loader>_auc`."
-        return pd.DataFrame(self.rows)
-
-# %% ../nbs/08_lab.ipynb #e1100007
-class EarlyStop(Callback):
-    "Stop when the validation loss has not improved for `patience` epochs, and put back the weights of the best epoch."
-    order = 65
-    def __init__(self, patience:int=2):
-        self.patience, self.best, self.state, self.wait, self.best_epoch, self.fitting = patience, float('inf'), None, 0, None, False
-    def before_train(self): self.fitting = True
-    def after_epoch(self):
-        if not self.fitting: return
-        self.fitting = False
-        v = float(self.recorder.values[-1][1])
-        if v < self.best: self.best, self.wait, self.best_epoch, self.state = v, 0, self.epoch, copy.deepcopy(self.model.state_dict())
-        else:
-            self.wait += 1
-            if self.wait >= self.patience: raise CancelFitException()
-    def after_fit(self):
-        if self.state is not None: self.model.load_state_dict(self.state)
-
-class FreezeBatchNorm(Callback):
-    "Keep every batch-norm layer in eval mode while training: the pretrained running statistics are used and never updated."
-    order = 1
-    def before_batch(self):
-        for m in self.model.modules():
-            if isinstance(m, nn.modules.batchnorm._BatchNorm): m.eval()
-
-# %% ../nbs/08_lab.ipynb #e110000a
-AUGMENTATIONS = {   # name -> arguments of fastai's `aug_transforms` (`None`: no augmentation)
-    'none': None,
-    'light': dict(do_flip=True, max_rotate=10., max_zoom=1.1, max_lighting=0.2, max_warp=0.),
-    'light, no flip': dict(do_flip=False, max_rotate=10., max_zoom=1.1, max_lighting=0.2, max_warp=0.),
-    'strong': dict(do_flip=True, flip_vert=True, max_rotate=45., max_zoom=1.4, max_lighting=0.5, max_warp=0.3, p_lighting=0.9),
-}
-BASELINE = dict(augment='light', ps=0.5, wd=0.01, bn='train', early_stop=False, strategy='train_entire')
-GENERALIZATION_SETTINGS = {   # name -> what changes against `BASELINE`
-    'baseline': dict(),
-    'augmentation: none': dict(augment='none'),
-    'augmentation: strong': dict(augment='strong'),
-    'augmentation: light, no flip': dict(augment='light, no flip'),
-    'dropout 0 (head)': dict(ps=0.0),
-    'weight decay 0.1': dict(wd=0.1),
-    'batch norm frozen': dict(bn='frozen'),
-    'early stopping': dict(early_stop=True),
-    'no pretraining': dict(strategy='scratch'),
-}
-
-# %% ../nbs/08_lab.ipynb #e110000b
-def generalization_lab(data=None,               # a source `get_dls` reads (default: the embedded chest_phantom)
-                       settings=None,           # names from `GENERALIZATION_SETTINGS`, or a dict name -> changes to `BASELINE`
-                       seeds=3,                 # how many seeds (or a list of seeds)
-                       epochs:int=5,
-                       size:int=32,             # image size
-                       arch:str='efficientnet_lite0',
-                       bs:int=16,
-                       verbose:bool=True        # show a progress bar
-                      )->pd.DataFrame:
-    "Train the baseline and each variant for several seeds; one row per (setting, seed, epoch) with train/valid/test curves and final test metrics."
-    from fastprogress.fastprogress import progress_bar
-    src = data if data is not None else samples_path('chest_phantom')
-    settings = GENERALIZATION_SETTINGS if settings is None else settings
-    if not isinstance(settings, dict):
-        bad = [s for s in settings if s not in GENERALIZATION_SETTINGS]
-        if bad: raise BadArgumentError(f"unknown settings {bad}", thing="settings", fix=f"use names from {list(GENERALIZATION_SETTINGS)}")
-        settings = {k: GENERALIZATION_SETTINGS[k] for k in settings}
-    seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
-    runs, rows, test_dl = [(name, s) for name in settings for s in seeds], [], None
-    for name, seed in (progress_bar(runs) if verbose else runs):
-        cfg = {**BASELINE, **settings[name]}
-        aug = AUGMENTATIONS[cfg['augment']]
-        dls = get_dls(src, size=size, bs=bs, seed=seed, augment=aug is not None, aug_kwargs=aug, show_progress=False)
-        if test_dl is None: test_dl = get_test_dl(src, dls)
-        curves = LearningCurves(dict(train=plain_train_dl(dls), valid=dls.valid, test=test_dl))
-        es = EarlyStop() if cfg['early_stop'] else None
-        cbs = [curves] + ([es] if es else []) + ([FreezeBatchNorm()] if cfg['bn'] == 'frozen' else [])
-        t0 = time.perf_counter()
-        learn = medical_learner(dls, arch, cfg['strategy'], seed=seed, ps=cfg['ps'], wd=cfg['wd'], cbs=cbs)
-        learn.fit_strategy(epochs, progress=False)
-        secs = time.perf_counter() - t0
-        learn.model.eval()
-        final = {k: _curve_metrics(*_eval_dl(learn.model, dl))['accuracy'] for k, dl in (('train', plain_train_dl(dls)), ('valid', dls.valid))}
-        pv, yv = predict_probs(learn)
-        pt, yt = predict_probs(learn, test_dl) if test_dl is not None else (pv, yv)
-        m = medical_metrics(yt, pt, choose_threshold(yv, pv) if pv.shape[1] == 2 else None)
-        for r in curves.table.to_dict('records'):
-            rows.append(dict(setting=name, seed=seed, **r, epochs_run=len(curves.rows), best_epoch=es.best_epoch if es else None,
-                             seconds=round(secs, 1), final_train_accuracy=final['train'], final_valid_accuracy=final['valid'],
-                             final_test_accuracy=_curve_metrics(pt, yt)['accuracy'], final_test_auc=m['auc'],
-                             final_test_balanced_accuracy=m['balanced_accuracy']))
-    return pd.DataFrame(rows)
-
-# %% ../nbs/08_lab.ipynb #e110000d
-def generalization_table(curves:pd.DataFrame # from `generalization_lab`
-                        )->pd.DataFrame:
-    "Per setting over seeds: final train and test accuracy, their gap, test AUC, and the paired change in test AUC against the baseline (mean ± 95% interval)."
-    last = curves.groupby(['setting', 'seed'], sort=False).tail(1).copy()
-    last['gap'] = last['final_train_accuracy'] - last['final_test_accuracy']
-    t = summarize(last, 'setting', ['final_train_accuracy', 'final_test_accuracy', 'gap', 'final_test_auc'])
-    if 'baseline' in set(last.setting):
-        base = last[last.setting == 'baseline'].set_index('seed')['final_test_auc']
-        d = [mean_interval((g.set_index('seed')['final_test_auc'] - base).dropna()) for _, g in last.groupby('setting', sort=False)]
-        t['test_auc_vs_baseline'] = [f"{m:+.3f} ± {h:.3f}" for m, h in d]
-        t['test_auc_vs_baseline_mean'], t['test_auc_vs_baseline_ci'] = [m for m, _ in d], [h for _, h in d]
-    return t
-
-def plot_generalization(curves:pd.DataFrame, # from `generalization_lab`
-                        metric:str='loss',   # 'loss', 'accuracy' or 'auc'
-                        ncols:int=3):
-    "Train (dashed) vs validation (solid) curves per setting, mean over seeds with the seeds' range shaded."
-    import matplotlib.pyplot as plt
-    names = list(dict.fromkeys(curves.setting))
-    nrows = math.ceil(len(names)/ncols)
-    fig, axs = plt.subplots(nrows, min(ncols, len(names)), figsize=(3.3*min(ncols, len(names)), 2.5*nrows), squeeze=False, sharey=True)
-    for ax, name in zip(axs.flat, names):
-        g = curves[curves.setting == name]
-        for split, ls in (('train', '--'), ('valid', '-')):
-            s = g.groupby('epoch')[f'{split}_{metric}']
-            ax.plot(s.mean().index, s.mean().values, ls, label=split)
-            ax.fill_between(s.mean().index, s.min().values, s.max().values, alpha=0.2)
-        ax.set_title(name, fontsize=9); ax.set_xlabel('epoch', fontsize=8)
-    for ax in list(axs.flat)[len(names):]: ax.axis('off')
-    axs.flat[0].set_ylabel(metric); axs.flat[0].legend(fontsize=7)
-    fig.tight_layout()
-    return fig
-
-# %% ../nbs/08_lab.ipynb #e1100014
-def imbalanced_subsample(source,             # a source `read_source` takes, or its table
-                         minority:str,        # the class to make rare in the training split
-                         keep:float=0.2,      # share of that class's training images kept
-                         seed:int=0)->pd.DataFrame:
-    "`source` as a table whose training split keeps only `keep` of the `minority` class; validation and test are untouched."
-    df = source.copy() if isinstance(source, pd.DataFrame) else read_source(source)
-    labels = df['label'].astype(str)
-    if minority not in set(labels):
-        raise BadArgumentError(f"no class {minority!r} in the data", thing="minority", fix=f"use one of {sorted(set(labels))}")
-    rng = np.random.default_rng(seed)
-    pool = df.index[(df['split'].isna() | (df['split'] == 'train')) & (labels == minority)]
-    drop = rng.choice(pool, size=len(pool) - max(2, int(round(keep*len(pool)))), replace=False)
-    return df.drop(index=drop).reset_index(drop=True)
-
-# %% ../nbs/08_lab.ipynb #e1100016
-IMBALANCE_METHODS = ('nothing', 'weighted loss', 'oversampling', 'moved threshold')
-
-def compare_imbalance(dls,                            # DataLoaders whose training set is imbalanced (two classes)
-                      arch:str='efficientnet_lite0',
-                      strategy:str='train_entire',
-                      epochs:int=3,
-                      seeds=(0,),                     # one run of each method per seed
-                      test_dl=None,                   # score here (default: the validation set)
-                      methods=IMBALANCE_METHODS,
-                      seed:int=None                   # a single seed (same as `seeds=(seed,)`)
-                     )->pd.DataFrame:
-    "Nothing vs class-weighted loss vs oversampling vs moving the threshold (Youden's J on validation): one row per method and seed."
-    seeds = (seed,) if seed is not None else tuple(seeds)
-    unknown = set(methods) - set(IMBALANCE_METHODS)
-    if unknown: raise BadArgumentError(f"unknown methods {sorted(unknown)}", thing="methods", fix=f"use {IMBALANCE_METHODS}")
-    if dls.c != 2: raise BadArgumentError(f"compare_imbalance needs two classes, got {dls.c}", thing="dls", fix="use a binary data set")
-    kws = {'nothing': {}, 'weighted loss': dict(loss_weights='balanced'), 'oversampling': dict(oversample=True)}
-    saved = [(dl, ev, list(getattr(dl, ev).fs)) for dl in dls.loaders for ev in ('after_item', 'before_batch', 'after_batch')]
-    train = [m for m in kws if m in methods or (m == 'nothing' and 'moved threshold' in methods)]
-    rows = []
-    for s in seeds:
-        for name in train:
-            learn = medical_learner(dls, arch, strategy, seed=s, **kws[name]).fit_strategy(epochs, progress=False)
-            for dl, ev, fs in saved: getattr(dl, ev).fs = L(fs)   # building the oversampling loader empties the original's pipelines
-            pv, yv = predict_probs(learn)
-            pt, yt = predict_probs(learn, test_dl) if test_dl is not None else (pv, yv)
-            variants = ([(name, 0.5)] if name in methods else []) + \
-                       ([('moved threshold', choose_threshold(yv, pv))] if name == 'nothing' and 'moved threshold' in methods else [])
-            for label, thr in variants:
-                m = medical_metrics(yt, pt, thr)
-                rows.append(dict(method=label, seed=s, threshold=thr, n_pos=int((yt == 1).sum()), n_neg=int((yt == 0).sum()),
-                                 **{k: m[k] for k in ('balanced_accuracy', 'sensitivity', 'specificity', 'auc', 'accuracy')}))
-    order = {m: i for i, m in enumerate(IMBALANCE_METHODS)}
-    return pd.DataFrame(rows).sort_values('method', key=lambda c: c.map(order), kind='stable').reset_index(drop=True)
 
 # %% ../nbs/08_lab.ipynb #1e50a641
 from .core import set_seed, DataError
@@ -488,6 +255,7 @@ def run_lab(data,                     # a MedMNIST `.npz`, a folder/CSV, a `LabD
             device=None,              # 'cpu', 'cuda', ... (default: `pick_device()`)
             verbose:bool=True,        # progress bar
             similarity=True,          # measure `domain_similarity` of the pool (or pass a number, or `None`)
+            seed:int=0,               # the first seed: the seeds are seed, seed+1, ...
             **kwargs                  # passed to `lab_run`: steps, bs, lr, arch, patience
            )->pd.DataFrame:
     "Every strategy x size x seed on `data`, one row per run appended to `out/lab_results.csv`; returns this data set's rows."
@@ -495,7 +263,7 @@ def run_lab(data,                     # a MedMNIST `.npz`, a folder/CSV, a `LabD
     from medcnn_tl.core import pick_device
     strategies = list(strategies or STRATEGIES)
     for s_ in strategies: get_strategy(s_)
-    seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+    seeds = list(range(seed, seed + seeds)) if isinstance(seeds, int) else list(seeds)
     dev = pick_device(device).device if not isinstance(device, torch.device) else device
     d = lab_data(data, size or 32)
     out = Path(out); out.mkdir(parents=True, exist_ok=True); csv = out/'lab_results.csv'
@@ -549,7 +317,7 @@ def plot_strategy_map(summary:pd.DataFrame,             # from `lab_summary`
     big = max([v for v in xs.values() if not np.isnan(v)] + [small_max])*4
     x_of = lambda sz: xs[sz] if not np.isnan(xs[sz]) else big
     colours = {'small': '#e9f5f2', 'large': '#fdf0e2'}
-    lo, hi = 20, big*2
+    lo, hi = min(x_of(s) for s in xs)/1.6, big*2
     for (szc, simc), strat in REVIEW_CATEGORIES.items():
         x0, x1 = (lo, small_max) if szc == 'small' else (small_max, hi)
         y0, y1 = (similar_min, 1) if simc == 'similar' else (0, similar_min)
@@ -593,6 +361,249 @@ def plot_learning_curves(df:pd.DataFrame,        # rows from `run_lab`
     axs.flat[0].set_ylabel(metric.replace('_', ' ')); axs.flat[-1].legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+# %% ../nbs/08_lab.ipynb #e1100002
+def mean_interval(values,                 # one number per seed (NaN and None are dropped)
+                  confidence:float=0.95   # coverage of the interval
+                 )->tuple:
+    "The mean of `values` and the half-width of its Student-t `confidence` interval (0 for a single value)."
+    from scipy.stats import t
+    v = np.asarray([x for x in values if x is not None and not np.isnan(x)], float)
+    if len(v) == 0: return float('nan'), float('nan')
+    if len(v) == 1: return float(v[0]), 0.0
+    return float(v.mean()), float(t.ppf((1 + confidence)/2, len(v) - 1)*v.std(ddof=1)/math.sqrt(len(v)))
+
+def summarize(df:pd.DataFrame,        # one row per run
+              by:str,                 # the column that names the variant
+              metrics:list,           # the columns to summarise
+              confidence:float=0.95)->pd.DataFrame:
+    "Per `by` group: each metric as 'mean ± half-width' text, plus numeric `<metric>_mean` and `<metric>_ci`, and the runs."
+    rows = []
+    for k, g in df.groupby(by, sort=False):
+        r = {by: k, 'runs': len(g)}
+        for m in metrics:
+            mu, h = mean_interval(g[m], confidence)
+            r[m], r[f'{m}_mean'], r[f'{m}_ci'] = f"{mu:.3f} ± {h:.3f}", mu, h
+        rows.append(r)
+    return pd.DataFrame(rows)
+
+# %% ../nbs/08_lab.ipynb #e1100004
+@torch.no_grad()
+def _eval_dl(model, dl)->tuple:
+    "Probabilities and labels of `model` (as it is: call `.eval()` first) over `dl`."
+    dev = next(model.parameters()).device
+    ps, ys = [], []
+    for xb, yb in dl:
+        ps.append(model(torch.as_tensor(xb).as_subclass(torch.Tensor).to(dev)).float().softmax(1).cpu())
+        ys.append(torch.as_tensor(yb).as_subclass(torch.Tensor).view(-1).cpu())
+    return torch.cat(ps).numpy(), torch.cat(ys).numpy()
+
+def _curve_metrics(p, y)->dict:
+    from sklearn.metrics import roc_auc_score
+    loss = float(F.nll_loss(torch.log(torch.tensor(p).clamp_min(1e-7)), torch.tensor(y, dtype=torch.long)))
+    auc = float(roc_auc_score(y, p[:, 1])) if p.shape[1] == 2 and len(np.unique(y)) == 2 else float('nan')
+    return dict(loss=loss, accuracy=float((p.argmax(1) == y).mean()), auc=auc)
+
+class LearningCurves(Callback):
+    "After every training epoch: loss, accuracy and AUC on each of `loaders` (name -> DataLoader), in eval mode (no augmentation, no dropout)."
+    order = 60
+    def __init__(self, loaders:dict): self.loaders, self.rows, self.fitting = loaders, [], False
+    def before_train(self): self.fitting = True          # only `fit` trains; `get_preds` also sends epoch events
+    def after_epoch(self):
+        if not self.fitting: return
+        self.fitting, was = False, self.model.training
+        self.model.eval()
+        r = dict(epoch=self.epoch)
+        for name, dl in self.loaders.items():
+            if dl is not None: r.update({f'{name}_{k}': v for k, v in _curve_metrics(*_eval_dl(self.model, dl)).items()})
+        self.rows.append(r); self.model.train(was)
+    @property
+    def table(self)->pd.DataFrame:
+        "One row per epoch: `<loader>_loss`, `<loader>_accuracy`, `<loader>_auc`."
+        return pd.DataFrame(self.rows)
+
+# %% ../nbs/08_lab.ipynb #e1100007
+class EarlyStop(Callback):
+    "Stop when the validation loss has not improved for `patience` epochs, and put back the weights of the best epoch."
+    order = 65
+    def __init__(self, patience:int=2):
+        self.patience, self.best, self.state, self.wait, self.best_epoch, self.fitting = patience, float('inf'), None, 0, None, False
+    def before_train(self): self.fitting = True
+    def after_epoch(self):
+        if not self.fitting: return
+        self.fitting = False
+        v = float(self.recorder.values[-1][1])
+        if v < self.best: self.best, self.wait, self.best_epoch, self.state = v, 0, self.epoch, copy.deepcopy(self.model.state_dict())
+        else:
+            self.wait += 1
+            if self.wait >= self.patience: raise CancelFitException()
+    def after_fit(self):
+        if self.state is not None: self.model.load_state_dict(self.state)
+
+class FreezeBatchNorm(Callback):
+    "Keep every batch-norm layer in eval mode while training: the pretrained running statistics are used and never updated."
+    order = 1
+    def before_batch(self):
+        for m in self.model.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm): m.eval()
+
+# %% ../nbs/08_lab.ipynb #e110000a
+AUGMENTATIONS = {   # name -> arguments of fastai's `aug_transforms` (`None`: no augmentation)
+    'none': None,
+    'light': dict(do_flip=True, max_rotate=10., max_zoom=1.1, max_lighting=0.2, max_warp=0.),
+    'light, no flip': dict(do_flip=False, max_rotate=10., max_zoom=1.1, max_lighting=0.2, max_warp=0.),
+    'strong': dict(do_flip=True, flip_vert=True, max_rotate=45., max_zoom=1.4, max_lighting=0.5, max_warp=0.3, p_lighting=0.9),
+}
+BASELINE = dict(augment='light', ps=0.5, wd=0.01, bn='train', early_stop=False, strategy='train_entire')
+GENERALIZATION_SETTINGS = {   # name -> what changes against `BASELINE`
+    'baseline': dict(),
+    'augmentation: none': dict(augment='none'),
+    'augmentation: strong': dict(augment='strong'),
+    'augmentation: light, no flip': dict(augment='light, no flip'),
+    'dropout 0 (head)': dict(ps=0.0),
+    'weight decay 0.1': dict(wd=0.1),
+    'batch norm frozen': dict(bn='frozen'),
+    'early stopping': dict(early_stop=True),
+    'no pretraining': dict(strategy='scratch'),
+}
+
+# %% ../nbs/08_lab.ipynb #e110000b
+def generalization_lab(data=None,               # a source `get_dls` reads (default: the embedded chest_phantom)
+                       settings=None,           # names from `GENERALIZATION_SETTINGS`, or a dict name -> changes to `BASELINE`
+                       seeds=3,                 # how many seeds (or a list of seeds)
+                       epochs:int=5,
+                       size:int=32,             # image size
+                       arch:str='efficientnet_lite0',
+                       bs:int=16,
+                       verbose:bool=True        # show a progress bar
+                      )->pd.DataFrame:
+    "Train the baseline and each variant for several seeds; one row per (setting, seed, epoch) with train/valid/test curves and final test metrics."
+    from fastprogress.fastprogress import progress_bar
+    src = data if data is not None else samples_path('chest_phantom')
+    settings = GENERALIZATION_SETTINGS if settings is None else settings
+    if not isinstance(settings, dict):
+        bad = [s for s in settings if s not in GENERALIZATION_SETTINGS]
+        if bad: raise BadArgumentError(f"unknown settings {bad}", thing="settings", fix=f"use names from {list(GENERALIZATION_SETTINGS)}")
+        settings = {k: GENERALIZATION_SETTINGS[k] for k in settings}
+    seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+    runs, rows, test_dl = [(name, s) for name in settings for s in seeds], [], None
+    for name, seed in (progress_bar(runs) if verbose else runs):
+        cfg = {**BASELINE, **settings[name]}
+        aug = AUGMENTATIONS[cfg['augment']]
+        dls = get_dls(src, size=size, bs=bs, seed=seed, augment=aug is not None, aug_kwargs=aug, show_progress=False)
+        if test_dl is None: test_dl = get_test_dl(src, dls)
+        curves = LearningCurves(dict(train=plain_train_dl(dls), valid=dls.valid, test=test_dl))
+        es = EarlyStop() if cfg['early_stop'] else None
+        cbs = [curves] + ([es] if es else []) + ([FreezeBatchNorm()] if cfg['bn'] == 'frozen' else [])
+        t0 = time.perf_counter()
+        learn = medical_learner(dls, arch, cfg['strategy'], seed=seed, ps=cfg['ps'], wd=cfg['wd'], cbs=cbs)
+        learn.fit_strategy(epochs, progress=False)
+        secs = time.perf_counter() - t0
+        learn.model.eval()
+        final = {k: _curve_metrics(*_eval_dl(learn.model, dl))['accuracy'] for k, dl in (('train', plain_train_dl(dls)), ('valid', dls.valid))}
+        pv, yv = predict_probs(learn)
+        pt, yt = predict_probs(learn, test_dl) if test_dl is not None else (pv, yv)
+        m = medical_metrics(yt, pt, choose_threshold(yv, pv) if pv.shape[1] == 2 else None)
+        for r in curves.table.to_dict('records'):
+            rows.append(dict(setting=name, seed=seed, **r, epochs_run=len(curves.rows), best_epoch=es.best_epoch if es else None,
+                             seconds=round(secs, 1), final_train_accuracy=final['train'], final_valid_accuracy=final['valid'],
+                             final_test_accuracy=_curve_metrics(pt, yt)['accuracy'], final_test_auc=m['auc'],
+                             final_test_balanced_accuracy=m['balanced_accuracy']))
+    return pd.DataFrame(rows)
+
+# %% ../nbs/08_lab.ipynb #e110000d
+def generalization_table(curves:pd.DataFrame # from `generalization_lab`
+                        )->pd.DataFrame:
+    "Per setting over seeds: final train and test accuracy, their gap, test AUC, and the paired change in test AUC against the baseline (mean ± 95% interval)."
+    last = curves.groupby(['setting', 'seed'], sort=False).tail(1).copy()
+    last['gap'] = last['final_train_accuracy'] - last['final_test_accuracy']
+    t = summarize(last, 'setting', ['final_train_accuracy', 'final_test_accuracy', 'gap', 'final_test_auc'])
+    if 'baseline' in set(last.setting):
+        base = last[last.setting == 'baseline'].set_index('seed')['final_test_auc']
+        d = [mean_interval((g.set_index('seed')['final_test_auc'] - base).dropna()) for _, g in last.groupby('setting', sort=False)]
+        t['test_auc_vs_baseline'] = [f"{m:+.3f} ± {h:.3f}" for m, h in d]
+        t['test_auc_vs_baseline_mean'], t['test_auc_vs_baseline_ci'] = [m for m, _ in d], [h for _, h in d]
+    return t
+
+def plot_generalization(curves:pd.DataFrame, # from `generalization_lab`
+                        metric:str='loss',   # 'loss', 'accuracy' or 'auc'
+                        ncols:int=3):
+    "Train (dashed) vs validation (solid) curves per setting, mean over seeds with the seeds' range shaded."
+    import matplotlib.pyplot as plt
+    names = list(dict.fromkeys(curves.setting))
+    nrows = math.ceil(len(names)/ncols)
+    fig, axs = plt.subplots(nrows, min(ncols, len(names)), figsize=(3.3*min(ncols, len(names)), 2.5*nrows), squeeze=False, sharey=True)
+    for ax, name in zip(axs.flat, names):
+        g = curves[curves.setting == name]
+        for split, ls in (('train', '--'), ('valid', '-')):
+            s = g.groupby('epoch')[f'{split}_{metric}']
+            ax.plot(s.mean().index, s.mean().values, ls, label=split)
+            ax.fill_between(s.mean().index, s.min().values, s.max().values, alpha=0.2)
+        ax.set_title(name, fontsize=9); ax.set_xlabel('epoch', fontsize=8)
+    for ax in list(axs.flat)[len(names):]: ax.axis('off')
+    axs.flat[0].set_ylabel(metric); axs.flat[0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+# %% ../nbs/08_lab.ipynb #e1100014
+def imbalanced_subsample(source,             # a source `read_source` takes, or its table
+                         minority:str,        # the class to make rare in the training split
+                         keep:float=0.2,      # share of that class's training images kept
+                         seed:int=0)->pd.DataFrame:
+    "`source` as a table whose training split keeps only `keep` of the `minority` class; validation and test are untouched."
+    df = source.copy() if isinstance(source, pd.DataFrame) else read_source(source)
+    labels = df['label'].astype(str)
+    if minority not in set(labels):
+        raise BadArgumentError(f"no class {minority!r} in the data", thing="minority", fix=f"use one of {sorted(set(labels))}")
+    rng = np.random.default_rng(seed)
+    pool = df.index[(df['split'].isna() | (df['split'] == 'train')) & (labels == minority)]
+    drop = rng.choice(pool, size=len(pool) - max(2, int(round(keep*len(pool)))), replace=False)
+    return df.drop(index=drop).reset_index(drop=True)
+
+# %% ../nbs/08_lab.ipynb #e1100016
+IMBALANCE_METHODS = ('nothing', 'weighted loss', 'oversampling', 'moved threshold')
+
+def _oversampled(dls, seed:int=0):
+    "Like `medcnn_tl.learner.oversampled_dls`, with copies of the pipelines, so that `dls` itself keeps working afterwards."
+    from fastai.callback.data import WeightedDL
+    from fastai.data.core import DataLoaders
+    y = train_labels(dls); w = 1/np.bincount(y)[y]; t = dls.train
+    wdl = WeightedDL(t.dataset, bs=t.bs, wgts=w, shuffle=True, drop_last=t.drop_last, after_item=list(t.after_item.fs),
+                     before_batch=list(t.before_batch.fs), after_batch=list(t.after_batch.fs), num_workers=t.num_workers, device=t.device)
+    wdl.rng = random.Random(seed)
+    return DataLoaders(wdl, *dls.loaders[1:], device=dls.device)
+
+def compare_imbalance(dls,                            # DataLoaders whose training set is imbalanced (two classes)
+                      arch:str='efficientnet_lite0',
+                      strategy:str='train_entire',
+                      epochs:int=3,
+                      seeds=(0,),                     # one run of each method per seed
+                      test_dl=None,                   # score here (default: the validation set)
+                      methods=IMBALANCE_METHODS,
+                      seed:int=None                   # a single seed (same as `seeds=(seed,)`)
+                     )->pd.DataFrame:
+    "Nothing vs class-weighted loss vs oversampling vs moving the threshold (Youden's J on validation): one row per method and seed."
+    seeds = (seed,) if seed is not None else tuple(seeds)
+    unknown = set(methods) - set(IMBALANCE_METHODS)
+    if unknown: raise BadArgumentError(f"unknown methods {sorted(unknown)}", thing="methods", fix=f"use {IMBALANCE_METHODS}")
+    if dls.c != 2: raise BadArgumentError(f"compare_imbalance needs two classes, got {dls.c}", thing="dls", fix="use a binary data set")
+    kws = {'nothing': {}, 'weighted loss': dict(loss_weights='balanced'), 'oversampling': {}}
+    train = [m for m in kws if m in methods or (m == 'nothing' and 'moved threshold' in methods)]
+    rows = []
+    for s in seeds:
+        for name in train:
+            d = _oversampled(dls, s) if name == 'oversampling' else dls
+            learn = medical_learner(d, arch, strategy, seed=s, **kws[name]).fit_strategy(epochs, progress=False)
+            pv, yv = predict_probs(learn)
+            pt, yt = predict_probs(learn, test_dl) if test_dl is not None else (pv, yv)
+            variants = ([(name, 0.5)] if name in methods else []) + \
+                       ([('moved threshold', choose_threshold(yv, pv))] if name == 'nothing' and 'moved threshold' in methods else [])
+            for label, thr in variants:
+                m = medical_metrics(yt, pt, thr)
+                rows.append(dict(method=label, seed=s, threshold=thr, n_pos=int((yt == 1).sum()), n_neg=int((yt == 0).sum()),
+                                 **{k: m[k] for k in ('balanced_accuracy', 'sensitivity', 'specificity', 'auc', 'accuracy')}))
+    order = {m: i for i, m in enumerate(IMBALANCE_METHODS)}
+    return pd.DataFrame(rows).sort_values('method', key=lambda c: c.map(order), kind='stable').reset_index(drop=True)
 
 # %% ../nbs/08_lab.ipynb #2d55a9db
 def compare_strategies(dls,                               # DataLoaders of the data set

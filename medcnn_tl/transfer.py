@@ -20,12 +20,12 @@ from .archs import first_conv
 from .data import n_channels, plain_train_dl, IMAGENET_STATS
 
 # %% auto #0
-__all__ = ['BACKBONES', 'STRATEGIES', 'SKLEARN_CLASSIFIERS', 'SMALL_DATASET_MAX', 'SIMILAR_MIN', 'SIMILARITY_HALF_DISTANCE',
-           'BackboneSpec', 'list_backbones', 'offline_weights_path', 'load_weights', 'adapt_input_channels', 'Body',
-           'create_body', 'TransferModel', 'transfer_model', 'Strategy', 'get_strategy', 'n_trained_groups',
-           'apply_strategy', 'trainable_params', 'strategy_table', 'plot_strategies', 'extract_features',
-           'sklearn_classifier', 'FrozenBaseResult', 'frozen_base_sklearn', 'Recommendation', 'recommend',
-           'DomainSimilarity', 'domain_similarity', 'TransferabilityEstimate', 'estimate_transferability']
+__all__ = ['BACKBONES', 'STRATEGIES', 'SKLEARN_CLASSIFIERS', 'SMALL_DATASET_MAX', 'SIMILAR_MIN', 'MEASURED_CELLS',
+           'SIMILARITY_HALF_DISTANCE', 'BackboneSpec', 'list_backbones', 'offline_weights_path', 'load_weights',
+           'adapt_input_channels', 'Body', 'create_body', 'TransferModel', 'transfer_model', 'Strategy', 'get_strategy',
+           'n_trained_groups', 'apply_strategy', 'trainable_params', 'strategy_table', 'plot_strategies',
+           'extract_features', 'sklearn_classifier', 'FrozenBaseResult', 'frozen_base_sklearn', 'Recommendation',
+           'recommend', 'DomainSimilarity', 'domain_similarity', 'TransferabilityEstimate', 'estimate_transferability']
 
 # %% ../nbs/05_transfer.ipynb #2c3d9aa7
 @dataclass
@@ -426,9 +426,18 @@ class Recommendation:
     settings: dict
     size_class: str
     similarity_class: str
+    review_strategy: str = None   # what the review's rule (§9) says for this category
+    evidence: str = None          # the measured cell of the strategy lab used, if any
+    @property
+    def category(self)->str:
+        "The review's category, e.g. 'small data set, different from ImageNet'."
+        return f"{self.size_class} data set, {self.similarity_class} {'to' if self.similarity_class == 'similar' else 'from'} ImageNet"
     def __str__(self):
-        s = ', '.join(f"{k}={v}" for k,v in self.settings.items())
-        return f"Recommended strategy: {self.strategy}\nWhy: {self.reason}\nSettings: {s}"
+        s = ', '.join(f"{k}: {v}" for k,v in self.settings.items())
+        lines = [f"Recommended strategy: {self.strategy}", f"Review's category: {self.category} (the review says {self.review_strategy})",
+                 f"Why: {self.reason}"]
+        if self.evidence: lines.append(f"Measured: {self.evidence}")
+        return '\n'.join(lines + [f"Suggested settings: {s}"])
 
 _reasons = {
     ('large','different'): ('train_entire', "with {n} images there is enough data to adapt every layer, and images unlike ImageNet need the lower layers to change too"),
@@ -437,10 +446,23 @@ _reasons = {
     ('small','similar'):   ('frozen_base', "{n} images are few and similar to ImageNet, so the pretrained features already fit and only a new classifier should be trained"),
 }
 
+MEASURED_CELLS = []  # the strategy lab's measured cells (data, similarity, size, winner, tied_with), set below from benchmarks/results
+
+def _nearest_cell(n_images, similarity, cells, max_gap=0.1, max_ratio=2.5):
+    "The measured cell nearest to (`n_images`, `similarity`): similarity within `max_gap`, size within a factor `max_ratio`."
+    best = None
+    for c in cells:
+        size = c.get('n_train') or c['size']
+        if str(size) == 'all' or abs(c['similarity'] - similarity) > max_gap: continue
+        r = abs(math.log(n_images/float(size)))
+        if r <= math.log(max_ratio) and (best is None or r < best[0]): best = (r, c)
+    return None if best is None else best[1]
+
 def recommend(n_images:int,                 # number of labelled training images
-              similarity:float,             # 0 = unlike ImageNet photographs, 1 = just like them (see `estimate_similarity`)
+              similarity:float,             # 0 = unlike ImageNet photographs, 1 = just like them (see `domain_similarity`)
               small_max:int=SMALL_DATASET_MAX, # fewer images than this is "small"
-              similar_min:float=SIMILAR_MIN    # similarity at or above this is "similar"
+              similar_min:float=SIMILAR_MIN,   # similarity at or above this is "similar"
+              evidence=None                    # measured cells (default `MEASURED_CELLS`; `[]`: the review's rule alone)
              )->Recommendation:
     "The strategy for `n_images` labelled images of `similarity` to ImageNet, with the reason and suggested settings."
     if isinstance(n_images, bool) or not isinstance(n_images, (int, np.integer)) or n_images < 1:
@@ -460,7 +482,17 @@ def recommend(n_images:int,                 # number of labelled training images
                     augment=True if size == 'small' else 'light',
                     trained_fraction=st.trained_fraction, batch_size=16 if n_images < 200 else 32 if n_images < 5000 else 64)
     why = why.format(n=n_images)
-    return Recommendation(name, why[0].upper() + why[1:] + '.', settings, size, sim)
+    review, measured = name, None
+    cell = _nearest_cell(n_images, similarity, MEASURED_CELLS if evidence is None else evidence)
+    if cell is not None:
+        where = f"the strategy lab on {cell['data']} (similarity {cell['similarity']:.2f}, {cell['size']} training images)"
+        if cell['winner'] == 'tie':
+            measured = f"no measurable difference between {cell['tied_with']} in {where}"
+            if name not in cell['tied_with'].split(', '): name = cell['tied_with'].split(', ')[0]
+        elif cell['winner'] in STRATEGIES:
+            measured = f"{cell['winner']} won in {where}"
+            name = cell['winner']
+    return Recommendation(name, why[0].upper() + why[1:] + '.', settings, size, sim, review, measured)
 
 # %% ../nbs/05_transfer.ipynb #0f0c3a4b
 @dataclass
@@ -482,16 +514,18 @@ SIMILARITY_HALF_DISTANCE = 0.33  # the batch-norm distance that maps to similari
 def _as_images(images_or_dls, max_images:int, seed:int)->torch.Tensor:
     "Up to `max_images` images from a folder, `.npz`, array/tensor or DataLoaders, as floats in [0, 1], shape (N, 3, H, W)."
     rng = np.random.default_rng(seed)
-    if isinstance(images_or_dls, DataLoaders):
-        dl = images_or_dls.train
-        norm = next((t for t in dl.after_batch.fs if type(t).__name__ == 'Normalize'), None)
-        xs, n = [], 0
-        for xb, *_ in images_or_dls.valid.new(dl.dataset, shuffle=True, drop_last=False):
-            x = torch.as_tensor(xb).as_subclass(torch.Tensor).float().cpu()
-            if norm is not None: x = x*norm.std.view(1, -1, 1, 1).cpu() + norm.mean.view(1, -1, 1, 1).cpu()
-            xs.append(x); n += len(x)
-            if n >= max_images: break
-        x = torch.cat(xs)[:max_images]
+    if isinstance(images_or_dls, DataLoaders):   # every image of the training and validation sets: the split (made with labels) does not matter
+        dls = images_or_dls
+        norm = next((t for t in dls.valid.after_batch.fs if type(t).__name__ == 'Normalize'), None)
+        xs = []
+        for ds in (dls.train_ds, dls.valid_ds):
+            if not len(ds): continue
+            for xb, *_ in dls.valid.new(ds, shuffle=False, drop_last=False):
+                x = torch.as_tensor(xb).as_subclass(torch.Tensor).float().cpu()
+                if norm is not None: x = x*norm.std.view(1, -1, 1, 1).cpu() + norm.mean.view(1, -1, 1, 1).cpu()
+                xs.append(x)
+        x = torch.cat(xs)
+        if len(x) > max_images: x = x[torch.as_tensor(np.sort(rng.choice(len(x), max_images, replace=False)))]
         if norm is None and (x.min() < -0.01 or x.max() > 1.01): x = (x - x.min())/(x.max() - x.min() + 1e-8)
     else:
         a = images_or_dls

