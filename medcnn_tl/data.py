@@ -85,7 +85,8 @@ def check_memory(n_bytes:int,      # what the allocation would take
 
 # %% ../nbs/04_data.ipynb #bc950a03
 def load_image(path,                     # an image file (PNG, JPEG, TIFF, ...) or a DICOM file
-               max_pixels:int=MAX_PIXELS # refuse anything larger (decompression bombs)
+               max_pixels:int=MAX_PIXELS,# refuse anything larger (decompression bombs)
+               size:int=None             # also squash a large 8-bit image to `size` x `size` right after decoding (saves memory)
               )->np.ndarray:
     "Pixels of the image at `path` as `uint8`, `(H,W)` for gray or `(H,W,3)` for colour; `DataError` on bad files."
     path = Path(path)
@@ -105,6 +106,8 @@ def load_image(path,                     # an image file (PNG, JPEG, TIFF, ...) 
                 im.load()
                 if im.mode in ('RGBA', 'LA', 'P', 'PA'): im = im.convert('RGBA').convert('RGB') if im.mode != 'LA' else im.convert('L')
                 if im.mode in ('CMYK', 'YCbCr', 'HSV', 'LAB'): im = im.convert('RGB')
+                if size and im.mode in ('L', 'RGB') and im.width * im.height > 4 * size * size:   # one full-size copy, not three
+                    im = im.resize((size, size), Image.BILINEAR)
                 a = np.asarray(im)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise DataError(f"image has more than {max_pixels:,} pixels (a decompression bomb or a huge scan)", thing=str(path),
@@ -579,7 +582,7 @@ class _ImageStore:
         self.rgb, x = False, torch.empty((n, 1, size, size), dtype=torch.uint8)
         for k in it:   # one image at a time: never more than one full-size image in memory
             it_k = self.items[k]
-            a = it_k if isinstance(it_k, np.ndarray) else load_image(it_k)
+            a = it_k if isinstance(it_k, np.ndarray) else load_image(it_k, size=size)
             if a.ndim == 3 and not self.rgb:   # the first colour image: from now on keep three channels
                 self.rgb = True; x = x.expand(-1, 3, -1, -1).contiguous()
             x[k] = _to_chw(a, size, self.rgb)
@@ -598,13 +601,13 @@ class StoredImage(Transform):
     def _cached(self, path):
         "The resized image of the file `path`, from the disk cache when it is there (written there otherwise)."
         p = Path(path)
-        if self.cache is None: return _to_chw(load_image(p), self.size, self.rgb)
+        if self.cache is None: return _to_chw(load_image(p, size=self.size), self.size, self.rgb)
         st = p.stat()
         key = hashlib.sha1(f"{p.resolve()}|{st.st_size}|{st.st_mtime_ns}|{self.size}|{self.rgb}".encode()).hexdigest()
         f = self.cache/key[:2]/f"{key}.npy"
         try: return torch.from_numpy(np.load(f))
         except (OSError, ValueError, EOFError): pass
-        t = _to_chw(load_image(p), self.size, self.rgb)
+        t = _to_chw(load_image(p, size=self.size), self.size, self.rgb)
         f.parent.mkdir(parents=True, exist_ok=True)
         tmp = f.with_suffix(f'.{os.getpid()}.tmp')
         with open(tmp, 'wb') as fh: np.save(fh, t.numpy())

@@ -508,12 +508,12 @@ def shuffled_labels(dls, seed:int=0):
     "A copy of `dls` whose training labels are randomly permuted (same images, same class counts): a model can only memorise them."
     from fastai.data.core import DataLoaders
     g = torch.Generator().manual_seed(seed)
-    trn = copy.copy(dls.train)
-    if getattr(trn, '_Y', None) is not None:
-        trn._Y = trn._Y[torch.randperm(len(trn._Y), generator=g)]
-    elif torch.is_tensor(getattr(trn.dataset, 'y', None)):
-        ds = copy.copy(trn.dataset); ds.y = ds.y[torch.randperm(len(ds.y), generator=g)]
-        trn = trn.new(ds)
+    old = dls.train
+    if getattr(old, '_Y', None) is not None:                  # loaders from get_dls: batches are cut from `_X`, `_Y`
+        trn = old.new(); trn._X, trn._Y = old._X, old._Y[torch.randperm(len(old._Y), generator=g)]
+    elif torch.is_tensor(getattr(old.dataset, 'y', None)):    # loaders from tensor_dls
+        ds = copy.copy(old.dataset); ds.y = ds.y[torch.randperm(len(ds.y), generator=g)]
+        trn = old.new(ds)
     else: raise BadArgumentError("cannot find the training labels of these loaders", thing="dls",
                                  fix="use loaders from get_dls or tensor_dls")
     out = type(dls)(trn, *dls.loaders[1:], path=getattr(dls, 'path', '.'), device=dls.device)

@@ -114,6 +114,11 @@ def wait_redraw(page, before, timeout=120_000):
     page.wait_for_function("(old) => { const s = [...document.querySelectorAll('img')].map(e => e.src.length + ':' + e.src.slice(-40));"
                            " return s.length > 0 && JSON.stringify(s) !== JSON.stringify(old); }", arg=before, timeout=timeout)
 
+def upload(page, path):
+    "Choose `path` in the upload button's file dialog (ipywidgets keeps its file input out of the page)."
+    with page.expect_file_chooser(timeout=60_000) as chooser: page.locator('.widget-upload').first.click()
+    chooser.value.set_files(str(path))
+
 def slider(page, label):
     return page.locator('.widget-slider', has_text=label).locator('.noUi-handle, .slider-handle, [role=slider]').first
 
@@ -254,11 +259,11 @@ def test_model_lab_predicts_explains_and_round_trips_an_upload(serve, page, tmp_
     png = tmp_path/'my_xray.png'
     Image.fromarray((np.random.default_rng(0).random((120, 100)) * 255).astype('uint8')).save(png)
     before = img_srcs(page)
-    page.locator('input[type=file]').first.set_input_files(str(png))
+    upload(page, png)
     wait_text(page, 'uploaded image received (image, 120×100)'); wait_redraw(page, before)
     # upload a DICOM with planted identifiers: read, windowed, and nothing identifying shown
     before = img_srcs(page)
-    page.locator('input[type=file]').first.set_input_files(str(planted_dicom(tmp_path)))
+    upload(page, planted_dicom(tmp_path))
     wait_text(page, 'uploaded image received (DICOM CT, 128×128)'); wait_redraw(page, before)
     text = page.content()
     for planted in ('Plantedname', 'Zelda', 'MRN55501234', '19420317', '1942-03-17'): assert planted not in text, planted
