@@ -13,7 +13,7 @@ import pandas as pd
 import torch, pydicom
 from PIL import Image, UnidentifiedImageError
 from fastcore.basics import store_attr
-from .core import MedcnnError, BadArgumentError, DataError, MissingDependencyError, samples_path, set_seed, quiet_notices
+from .core import pick_device, MedcnnError, BadArgumentError, DataError, MissingDependencyError, samples_path, set_seed, quiet_notices
 with quiet_notices():   # fastai's import-time notices are for its maintainers, not for our users
     from fastai.data.core import Datasets, DataLoaders, TfmdDL
     from fastai.data.transforms import Categorize, EncodedMultiCategorize, IntToFloatTensor, Normalize, Transform
@@ -707,7 +707,7 @@ def get_dls(source,                 # folder, CSV, MedMNIST `.npz`, DICOM folder
             label_names:list=None,  # class names for a MedMNIST `.npz`
             allow_leakage:bool=False, # go on even when a patient is in two splits
             aug_kwargs:dict=None,   # extra arguments for fastai's `aug_transforms`
-            device=None,            # where batches go (default: fastai's default device)
+            device=None,            # where batches go (default: `pick_device()`'s choice; the CPU on a TPU, which fastai does not drive)
             show_progress:bool=True,# progress bar while loading images into memory
             in_memory:bool=None,    # keep the resized images in memory; `None`: when they fit in `IN_MEMORY_BYTES`, else stream
             cache=None,             # folder for an on-disk cache of resized images (streamed) and of large `.npz` arrays
@@ -729,9 +729,12 @@ def get_dls(source,                 # folder, CSV, MedMNIST `.npz`, DICOM folder
     if num_workers is None:   # workers get the item list by fork; where processes are spawned (macOS, Windows) stream in-process
         import multiprocessing
         num_workers = 0 if store.in_memory or multiprocessing.get_start_method() != 'fork' else min(4, os.cpu_count() or 1)
+    if device is None:
+        device = pick_device().device
+        if device.type == 'xla': device = torch.device('cpu')
     dls = _make_dls(df, store, bs, n_channels, augment and store.volume_mode != '3d', aug_kwargs, num_workers, device, seed)
     dls.source_df, dls.store = df, store
-    dls.medcnn_cfg = dict(size=size, bs=bs, n_channels=n_channels, label_names=label_names, in_memory=store.in_memory,
+    dls.config = dict(size=size, bs=bs, n_channels=n_channels, label_names=label_names, in_memory=store.in_memory,
                           cache=None if cache is None else str(cache), volume_mode=store.volume_mode,
                           source=str(source) if not isinstance(source, pd.DataFrame) else None)
     return dls
@@ -746,7 +749,11 @@ def _label_tfms(df, vocab=None):
     return [RowLabel(list(df['label'].astype(str).values)), Categorize(vocab=vocab, sort=False)], vocab
 
 class MedDataLoaders(DataLoaders):
-    "fastai `DataLoaders` whose `test_dl` (and so `Learner.predict`) also takes image files or arrays, not only row numbers."
+    "fastai `DataLoaders` that remember how `get_dls` made them, and whose `test_dl` also takes image files or arrays."
+    config:dict = None      # how `get_dls` made them: size, bs, n_channels, label_names, source, ...
+    source_df = None        # the table of images: path, label, patient_id, split
+    store = None            # where the images are read from (in memory or streamed per item)
+    test_idx:list = None    # the rows of `source_df` in the test split
     def test_dl(self, test_items, rm_type_tfms=None, **kwargs):
         items = list(test_items)
         if rm_type_tfms is None and items and not isinstance(items[0], (int, np.integer)): rm_type_tfms = 0
@@ -803,7 +810,7 @@ def get_test_dl(source,           # the same kinds of source as `get_dls`
                 **kwargs          # `bs`, `patient_re`, `label_names`, `show_progress`, `in_memory`, `cache`
                ):
     "A labelled DataLoader of the test split of `source`, prepared like `dls`; `None` when `source` has no test split."
-    cfg = getattr(dls, 'medcnn_cfg', None)
+    cfg = getattr(dls, 'config', None)
     if cfg is None: raise BadArgumentError("dls was not made by medcnn_tl.data.get_dls", thing="dls", fix="make it with get_dls")
     bs = kwargs.get('bs', cfg['bs'])
     same = cfg['source'] is not None and not isinstance(source, pd.DataFrame) and str(source) == cfg['source']

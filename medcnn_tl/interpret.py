@@ -273,7 +273,7 @@ def prepare_image(learn:Learner, # a learner whose `dls` says how images are pre
     if isinstance(image, (str, Path, np.ndarray)):
         if isinstance(image, (str, Path)) and not Path(image).is_file():
             raise DataError("file not found", thing=str(image), fix="check the path")
-        if not hasattr(dls, 'medcnn_cfg'):
+        if getattr(dls, 'config', None) is None:
             raise BadArgumentError("this learner's data were made from tensors, so a file or an 8-bit picture cannot be "
                                    "prepared like them", thing="image", fix="pass a tensor (C,H,W) normalised like the training data")
         x = _plain(dls.test_dl([image], bs=1).one_batch()[0]).float().cpu()
@@ -517,7 +517,7 @@ def shuffled_labels(dls, seed:int=0):
     else: raise BadArgumentError("cannot find the training labels of these loaders", thing="dls",
                                  fix="use loaders from get_dls or tensor_dls")
     out = type(dls)(trn, *dls.loaders[1:], path=getattr(dls, 'path', '.'), device=dls.device)
-    for k in ('source_df', 'store', 'medcnn_cfg', 'test_idx'):
+    for k in ('source_df', 'store', 'config', 'test_idx'):
         if hasattr(dls, k): setattr(out, k, getattr(dls, k))
     return out
 

@@ -32,7 +32,7 @@ from .data import get_dls, get_test_dl, read_source, plain_train_dl
 from .interpret import predict_probs
 from .core import quiet_notices
 import random
-from .learner import train_labels
+from .learner import train_labels, oversampled_dls
 with quiet_notices():
     from fastai.callback.core import Callback, CancelFitException
 
@@ -563,16 +563,6 @@ def imbalanced_subsample(source,             # a source `read_source` takes, or 
 # %% ../nbs/08_lab.ipynb #e1100016
 IMBALANCE_METHODS = ('nothing', 'weighted loss', 'oversampling', 'moved threshold')
 
-def _oversampled(dls, seed:int=0):
-    "Like `medcnn_tl.learner.oversampled_dls`, with copies of the pipelines, so that `dls` itself keeps working afterwards."
-    from fastai.callback.data import WeightedDL
-    from fastai.data.core import DataLoaders
-    y = train_labels(dls); w = 1/np.bincount(y)[y]; t = dls.train
-    wdl = WeightedDL(t.dataset, bs=t.bs, wgts=w, shuffle=True, drop_last=t.drop_last, after_item=list(t.after_item.fs),
-                     before_batch=list(t.before_batch.fs), after_batch=list(t.after_batch.fs), num_workers=t.num_workers, device=t.device)
-    wdl.rng = random.Random(seed)
-    return DataLoaders(wdl, *dls.loaders[1:], device=dls.device)
-
 def compare_imbalance(dls,                            # DataLoaders whose training set is imbalanced (two classes)
                       arch:str='efficientnet_lite0',
                       strategy:str='train_entire',
@@ -592,7 +582,7 @@ def compare_imbalance(dls,                            # DataLoaders whose traini
     rows = []
     for s in seeds:
         for name in train:
-            d = _oversampled(dls, s) if name == 'oversampling' else dls
+            d = oversampled_dls(dls, s) if name == 'oversampling' else dls
             learn = medical_learner(d, arch, strategy, seed=s, **kws[name]).fit_strategy(epochs, progress=False)
             pv, yv = predict_probs(learn)
             pt, yt = predict_probs(learn, test_dl) if test_dl is not None else (pv, yv)
@@ -803,7 +793,7 @@ def train_source(data,                 # a folder, CSV, MedMNIST .npz or DICOM f
         raise BadArgumentError(f"minutes must be positive, got {minutes!r}", thing="minutes", fix="use e.g. --minutes 12")
     deadline = t0 + 60*minutes if minutes is not None else float('inf')
     base = get_dls(data, size=size, bs=bs or 32, seed=seed, show_progress=False, device=device)
-    df, store, cfg0 = base.source_df, base.store, base.medcnn_cfg
+    df, store, cfg0 = base.source_df, base.store, base.config
     test_dl = get_test_dl(data, base)
     pool = df['split'].isin(['train', 'valid']).values
     n_pool = int(pool.sum())

@@ -61,8 +61,11 @@ def oversampled_dls(dls, seed:int=42)->DataLoaders:
     y = train_labels(dls)
     w = 1/np.bincount(y)[y]
     t = dls.train
-    wdl = WeightedDL(t.dataset, bs=t.bs, wgts=w, shuffle=True, drop_last=t.drop_last, after_item=t.after_item,
-                     before_batch=t.before_batch, after_batch=t.after_batch, num_workers=t.num_workers, device=t.device)
+    # copies of the pipelines (`.fs`): handing over the Pipeline objects themselves would let WeightedDL empty `dls`'s own
+    wdl = WeightedDL(t.dataset, bs=t.bs, wgts=w, shuffle=True, drop_last=t.drop_last, after_item=list(t.after_item.fs),
+                     before_batch=list(t.before_batch.fs), after_batch=list(t.after_batch.fs), num_workers=t.num_workers,
+                     device=t.device)
+    wdl.rng = random.Random(seed)
     return DataLoaders(wdl, *dls.loaders[1:], device=dls.device)
 
 # %% ../nbs/06_learner.ipynb #7aae17c6

@@ -472,7 +472,7 @@ def recommend(n_images:int,                 # number of labelled training images
     except (TypeError, ValueError): similarity = float('nan')
     if not 0 <= similarity <= 1:
         raise BadArgumentError(f"similarity must be between 0 and 1, got {similarity!r}", thing="similarity",
-                               fix="use 0 (unlike ImageNet) to 1 (like ImageNet), or measure it with estimate_similarity")
+                               fix="use 0 (unlike ImageNet) to 1 (like ImageNet), or measure it with domain_similarity(your_images)")
     size = 'small' if n_images < small_max else 'large'
     sim = 'similar' if similarity >= similar_min else 'different'
     name, why = _reasons[(size, sim)]

@@ -181,7 +181,7 @@ def _info_html(name:str, s)->str:
     top1 = published_top1(name)
     rows = ''.join(f"<tr><td>{r['source']}</td><td>{'' if pd.isna(r['top-1 (%)']) else r['top-1 (%)']}</td>"
                    f"<td style='text-align:left'>{r['details']}</td></tr>" for _, r in top1.iterrows())
-    return (f"<h3>{name} ({info.year})</h3><p><i>{info.idea}</i></p>"
+    return (f"<h3>{name}{f' ({info.year})' if info.year else ''}</h3><p><i>{info.idea}</i></p>"
             f"<p><b>{s.total_params:,}</b> parameters &nbsp; <b>{s.total_mult_adds / 1e9:.3f} G</b> multiply-adds "
             f"per {'×'.join(map(str, info.input_size))} image</p>"
             f"<table><tr><th>source</th><th>ImageNet top-1 (%)</th><th>details</th></tr>{rows}</table>")

@@ -328,8 +328,10 @@ def make_all(out:Path):
     make_skimage_images(out)
 
 def digest(folder:Path)->dict:
+    # models/ holds trained weights made by tools/make_model_lab_model.py, not by this script
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob('*')) if p.is_file() and p.name != 'README.md'}
+            for p in sorted(folder.rglob('*')) if p.is_file() and p.name != 'README.md'
+            and p.relative_to(folder).parts[0] != 'models'}
 
 # ----------------------------------------------------------------------------------------------------------------
 # The check that settled chest_phantom: ImageNet features vs a small CNN from scratch (python tools/make_samples.py --transfer-check)
