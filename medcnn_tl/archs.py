@@ -34,6 +34,7 @@ def first_conv(model:nn.Module)->tuple:
     "The `(name, module)` of the first `nn.Conv2d` of `model` (the stem), or `(None, None)` when it has none."
     return next(((n, m) for n, m in model.named_modules() if isinstance(m, nn.Conv2d)), (None, None))
 
+# %% ../nbs/02_archs.ipynb #01b82627
 def check_image(x:Tensor,          # a batch of images (batch, channels, height, width)
                 model:nn.Module,   # the network that will receive it
                 min_size:int=1,    # the smallest height/width the network accepts
@@ -126,6 +127,7 @@ def randomize_(model:nn.Module, # a model, possibly created on the meta device
             else: t.normal_(1.0 if name.endswith('.weight') else 0.0, 0.1, generator=g)
     return model
 
+# %% ../nbs/02_archs.ipynb #d1a8dbf5
 def compare_with_torchvision(build:Callable,      # builds our model, e.g. `resnet50`
                              tv_name:str,         # torchvision constructor, e.g. 'resnet50'
                              input_size=(2, 3, 64, 64), # input for the output comparison
@@ -168,6 +170,7 @@ def vgg_features(config:list,            # channels per 3×3 conv, 'M' for a 2×
         in_channels = v
     return nn.Sequential(*layers)
 
+# %% ../nbs/02_archs.ipynb #2f0c95e6
 class VGG(nn.Module):
     "VGG: 3×3 convolutions from `config`, then three linear layers (4096, 4096, `num_classes`) with dropout."
     min_size = 32
@@ -188,12 +191,14 @@ class VGG(nn.Module):
         check_image(x, self, self.min_size)
         return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
 
+# %% ../nbs/02_archs.ipynb #2a400580
 def vgg16(num_classes:int=1000, # outputs
           batch_norm:bool=False # the VGG-16-BN variant
          )->VGG:
     "VGG-16 (configuration D): 13 convolutions + 3 linear layers."
     return VGG(VGG_CONFIGS['vgg16'], num_classes, batch_norm)
 
+# %% ../nbs/02_archs.ipynb #047390bb
 def vgg19(num_classes:int=1000, # outputs
           batch_norm:bool=False # the VGG-19-BN variant
          )->VGG:
@@ -211,6 +216,7 @@ class BasicConv2d(nn.Module):
 
     def forward(self, x:Tensor)->Tensor: return F.relu(self.bn(self.conv(x)), inplace=True)
 
+# %% ../nbs/02_archs.ipynb #128aa075
 class Inception(nn.Module):
     "Inception module: 1×1 | 1×1→3×3 | 1×1→`branch3_kernel` | 3×3 max-pool→1×1, concatenated along channels."
     def __init__(self, in_channels:int,
@@ -232,6 +238,7 @@ class Inception(nn.Module):
     def forward(self, x:Tensor)->Tensor:
         return torch.cat([self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)], 1)
 
+# %% ../nbs/02_archs.ipynb #472ae9c7
 class InceptionAux(nn.Module):
     "Auxiliary classifier: 4×4 average pool → 1×1 conv (128) → linear 1024 → dropout 0.7 → `num_classes`."
     def __init__(self, in_channels:int,   # channels of the intermediate maps it reads (512 or 528)
@@ -293,6 +300,7 @@ class GoogLeNet(nn.Module):
         x = self.fc(self.dropout(torch.flatten(self.avgpool(x), 1)))
         return (x, aux2, aux1) if aux1 is not None else x
 
+# %% ../nbs/02_archs.ipynb #e427df73
 def googlenet(num_classes:int=1000,   # outputs
               aux_logits:bool=True,   # build the two auxiliary classifiers (torchvision's default)
               branch3_kernel:int=3    # 3 as torchvision, 5 as the paper
@@ -332,10 +340,12 @@ def conv3x3(in_channels:int, out_channels:int, stride:int=1)->nn.Conv2d:
     "3×3 convolution, padding 1, no bias (a batch norm follows)."
     return nn.Conv2d(in_channels, out_channels, kernel_size=3, stride=stride, padding=1, bias=False)
 
+# %% ../nbs/02_archs.ipynb #d4c558a2
 def conv1x1(in_channels:int, out_channels:int, stride:int=1)->nn.Conv2d:
     "1×1 convolution, no bias."
     return nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride, bias=False)
 
+# %% ../nbs/02_archs.ipynb #464c2d9a
 class BasicBlock(nn.Module):
     "ResNet v1 basic block: conv3×3 → BN → ReLU → conv3×3 → BN, plus the shortcut, then ReLU."
     expansion = 1
@@ -355,6 +365,7 @@ class BasicBlock(nn.Module):
         out = self.bn2(self.conv2(out))
         return self.relu(out + identity)
 
+# %% ../nbs/02_archs.ipynb #cc40bf3a
 class Bottleneck(nn.Module):
     "ResNet v1 bottleneck: 1×1 (reduce) → 3×3 (`stride`) → 1×1 (expand ×4), BN after each, plus the shortcut, ReLU."
     expansion = 4
@@ -376,6 +387,7 @@ class Bottleneck(nn.Module):
         out = self.bn3(self.conv3(out))
         return self.relu(out + identity)
 
+# %% ../nbs/02_archs.ipynb #0884234f
 class ResNet(nn.Module):
     "ResNet v1: 7×7 stem, max-pool, four stages of `layers` blocks (64, 128, 256, 512 channels), global pool, linear."
     min_size = 1
@@ -412,18 +424,27 @@ class ResNet(nn.Module):
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
+# %% ../nbs/02_archs.ipynb #2c532d0e
 def resnet18(num_classes:int=1000)->ResNet:
     "ResNet-18: basic blocks (2, 2, 2, 2)."
     return ResNet(BasicBlock, [2, 2, 2, 2], num_classes)
+
+# %% ../nbs/02_archs.ipynb #8eaf09c2
 def resnet34(num_classes:int=1000)->ResNet:
     "ResNet-34: basic blocks (3, 4, 6, 3)."
     return ResNet(BasicBlock, [3, 4, 6, 3], num_classes)
+
+# %% ../nbs/02_archs.ipynb #6c1db381
 def resnet50(num_classes:int=1000)->ResNet:
     "ResNet-50: bottleneck blocks (3, 4, 6, 3)."
     return ResNet(Bottleneck, [3, 4, 6, 3], num_classes)
+
+# %% ../nbs/02_archs.ipynb #8d38b344
 def resnet101(num_classes:int=1000)->ResNet:
     "ResNet-101: bottleneck blocks (3, 4, 23, 3)."
     return ResNet(Bottleneck, [3, 4, 23, 3], num_classes)
+
+# %% ../nbs/02_archs.ipynb #f6eb44e1
 def resnet152(num_classes:int=1000)->ResNet:
     "ResNet-152: bottleneck blocks (3, 8, 36, 3)."
     return ResNet(Bottleneck, [3, 8, 36, 3], num_classes)
@@ -446,6 +467,7 @@ class PreActBasicBlock(nn.Module):
         out = self.conv2(self.relu(self.bn2(out)))
         return out + shortcut
 
+# %% ../nbs/02_archs.ipynb #ead7cf1e
 class PreActBottleneck(nn.Module):
     "ResNet v2 bottleneck: (BN → ReLU → conv) × 3 with 1×1, 3×3 (`stride`), 1×1 (×4), plus the shortcut."
     expansion = 4
@@ -465,6 +487,7 @@ class PreActBottleneck(nn.Module):
         out = self.conv3(self.relu(self.bn3(out)))
         return out + shortcut
 
+# %% ../nbs/02_archs.ipynb #6576942b
 class ResNetV2(nn.Module):
     "Pre-activation ResNet: 7×7 stem (no BN), max-pool, four stages of v2 `block`s, final BN + ReLU, pool, linear."
     min_size = 1
@@ -501,15 +524,22 @@ class ResNetV2(nn.Module):
         x = self.relu(self.final_bn(x))
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
+# %% ../nbs/02_archs.ipynb #133fc6d6
 def resnet18_v2(num_classes:int=1000)->ResNetV2:
     "Pre-activation ResNet-18."
     return ResNetV2(PreActBasicBlock, [2, 2, 2, 2], num_classes)
+
+# %% ../nbs/02_archs.ipynb #b1106f5b
 def resnet34_v2(num_classes:int=1000)->ResNetV2:
     "Pre-activation ResNet-34."
     return ResNetV2(PreActBasicBlock, [3, 4, 6, 3], num_classes)
+
+# %% ../nbs/02_archs.ipynb #1d974f7d
 def resnet50_v2(num_classes:int=1000)->ResNetV2:
     "Pre-activation ResNet-50."
     return ResNetV2(PreActBottleneck, [3, 4, 6, 3], num_classes)
+
+# %% ../nbs/02_archs.ipynb #ff3972a8
 def resnet152_v2(num_classes:int=1000)->ResNetV2:
     "Pre-activation ResNet-152."
     return ResNetV2(PreActBottleneck, [3, 8, 36, 3], num_classes)
@@ -549,6 +579,7 @@ class DenseLayer(nn.Module):
         x = self.conv2(self.relu2(self.norm2(x)))
         return F.dropout(x, p=self.drop_rate, training=self.training) if self.drop_rate > 0 else x
 
+# %% ../nbs/02_archs.ipynb #2b6848cc
 class DenseBlock(nn.ModuleDict):
     "`num_layers` dense layers; the output is the input and all `growth_rate`-map outputs, concatenated."
     def __init__(self, num_layers:int,    # L dense layers
@@ -565,6 +596,7 @@ class DenseBlock(nn.ModuleDict):
         for layer in self.values(): features.append(layer(features))
         return torch.cat(features, 1)
 
+# %% ../nbs/02_archs.ipynb #60c0bbf6
 class Transition(nn.Sequential):
     "Between dense blocks: BN → ReLU → 1×1 conv to `out_channels` → 2×2 average pool."
     def __init__(self, in_channels:int, out_channels:int):
@@ -572,6 +604,7 @@ class Transition(nn.Sequential):
                                      conv=nn.Conv2d(in_channels, out_channels, kernel_size=1, bias=False),
                                      pool=nn.AvgPool2d(kernel_size=2, stride=2)))
 
+# %% ../nbs/02_archs.ipynb #f88f2585
 class DenseNet(nn.Module):
     "DenseNet-BC: 7×7 stem, dense blocks of `block_config` layers with `growth_rate`, transitions halving channels."
     min_size = 29
@@ -603,12 +636,17 @@ class DenseNet(nn.Module):
         x = F.relu(self.features(x))
         return self.classifier(torch.flatten(F.adaptive_avg_pool2d(x, (1, 1)), 1))
 
+# %% ../nbs/02_archs.ipynb #5365861c
 def densenet121(num_classes:int=1000)->DenseNet:
     "DenseNet-121: k = 32, blocks (6, 12, 24, 16)."
     return DenseNet(32, (6, 12, 24, 16), 64, num_classes=num_classes)
+
+# %% ../nbs/02_archs.ipynb #19fbb63f
 def densenet169(num_classes:int=1000)->DenseNet:
     "DenseNet-169: k = 32, blocks (6, 12, 32, 32)."
     return DenseNet(32, (6, 12, 32, 32), 64, num_classes=num_classes)
+
+# %% ../nbs/02_archs.ipynb #7c56d2c4
 def densenet201(num_classes:int=1000)->DenseNet:
     "DenseNet-201: k = 32, blocks (6, 12, 48, 32)."
     return DenseNet(32, (6, 12, 48, 32), 64, num_classes=num_classes)
@@ -716,6 +754,7 @@ class ModelSummary:
         return (f'<div style="max-height:400px;overflow:auto">{self.table.to_html(index=False)}</div>'
                 f'<p><b>{self.totals()}</b></p>')
 
+# %% ../nbs/02_archs.ipynb #6ae69f94
 def _rf_text(m):
     if m is None: return ''
     return str(m[0]) if m[0] == m[1] else f'{m[0]}×{m[1]}'
@@ -803,6 +842,7 @@ def adapt_input_conv_weight(weight:Tensor,   # first-conv weight (out, in, kh, k
         w = w.repeat(1, math.ceil(in_channels / 3), 1, 1)[:, :in_channels] * (3 / in_channels)
     return w.to(dtype)
 
+# %% ../nbs/02_archs.ipynb #b62be885
 def adapt_first_conv(model:nn.Module,  # a network whose first `nn.Conv2d` is the stem
                      in_channels:int=1 # channels of the new input
                     )->nn.Module:
@@ -880,6 +920,7 @@ def gradient_norms(depth:int=30,        # conv layers in the stack
     F.cross_entropy(model(x), y).backward()
     return np.array([conv.weight.grad.norm().item() for conv in model.layers])
 
+# %% ../nbs/02_archs.ipynb #6e388075
 def plain_vs_residual(depth:int=30,          # conv layers in each stack
                       width:int=16,          # channels of every layer
                       batch_norm:bool=False, # batch norm after each convolution
@@ -902,6 +943,7 @@ def dense_block_params(num_layers:int,   # L
         total += 2 * c + c * bn_size * growth_rate + 2 * bn_size * growth_rate + bn_size * growth_rate * growth_rate * 9
     return total
 
+# %% ../nbs/02_archs.ipynb #d3d9cd3a
 def dense_block_growth(growth_rates:tuple=(12, 24, 32), # k values to compare
                        num_layers:int=6,                # L layers per block (DenseNet-121's first block has 6)
                        in_channels:int=64,              # k₀ maps entering the block
@@ -937,6 +979,7 @@ class ArchInfo:
     paper_top1: float = None     # top-1 accuracy (%) as reported in the paper
     paper_top1_source: str = ''
 
+# %% ../nbs/02_archs.ipynb #387678cf
 ARCHITECTURES = {a.name: a for a in [
     ArchInfo('lenet5', LeNet5, (1, 32, 32), 1998, 'LeCun et al., Gradient-based learning applied to document recognition',
              'convolution + sub-sampling + tanh, trained end to end (MNIST error 0.95%, no ImageNet)',
@@ -993,6 +1036,7 @@ def arch_info(name:str # a key of `ARCHITECTURES`, e.g. 'resnet50'
                                f"choose one of {', '.join(ARCHITECTURES)}")
     return ARCHITECTURES[name]
 
+# %% ../nbs/02_archs.ipynb #56090b19
 def build_arch(name:str,      # a key of `ARCHITECTURES`
                device=None,    # 'cpu' (default), 'cuda', or 'meta' for shapes only
                **kwargs        # passed to the builder, e.g. num_classes=2
@@ -1001,6 +1045,7 @@ def build_arch(name:str,      # a key of `ARCHITECTURES`
     info = arch_info(name)
     with torch.device(device or 'cpu'): return info.build(**kwargs)
 
+# %% ../nbs/02_archs.ipynb #f248598c
 def published_top1(name:str # a key of `ARCHITECTURES`
                   )->pd.DataFrame:
     "ImageNet top-1 accuracy of `name` from its paper and from torchvision's weights, each with its source."
@@ -1054,6 +1099,7 @@ def stages(model:nn.Module,            # any network
                      'receptive field': g['receptive field'].iloc[-1]})
     return pd.DataFrame(rows)
 
+# %% ../nbs/02_archs.ipynb #1ca3d099
 def block_diagram(model:nn.Module,         # any network
                   input_size=(3, 224, 224), # (channels, height, width)
                   ax=None,                  # matplotlib axes to draw on; a new figure if None

@@ -31,6 +31,7 @@ def positive_int(text:str)->int:
     if value < 1: raise argparse.ArgumentTypeError(f"expected a whole number ≥ 1, got {value}")
     return value
 
+# %% ../nbs/11_cli.ipynb #52b4085a
 def size_or_all(text:str):
     "argparse type for `lab --sizes`: a whole number ≥ 1, or `all` (every training image) as `None`."
     return None if text.lower() == 'all' else positive_int(text)
@@ -100,6 +101,7 @@ def dashboards_dir()->Path:
     clone = pkg.parent/'nbs'/'dashboards'
     return clone if clone.is_dir() else pkg/'dashboards'
 
+# %% ../nbs/11_cli.ipynb #30ecbc3d
 def list_dashboards()->list:
     "The names of the dashboards that `medcnn-tl dashboard NAME` serves."
     folder = dashboards_dir()
@@ -371,6 +373,7 @@ def run_command(args:argparse.Namespace # parsed arguments with `func`, `command
               f"{where.lineno}). Fix: rerun with --debug for the traceback and report it as a bug", file=sys.stderr)
         return 2
 
+# %% ../nbs/11_cli.ipynb #a7e2b700
 def main(argv:list=None # arguments (default: `sys.argv[1:]`)
         )->int:
     "Entry point of `medcnn-tl`: parse `argv` and run the subcommand; returns the exit code."

