@@ -2,8 +2,9 @@
 
 Quarto cannot be installed everywhere (its pip package downloads a binary), so CI proves the docs pipeline with
 what runs offline:
-1. every notebook in `nbs/` executed (execnb, as nbdev-test does, in its own folder) into `_exec_nbs/`, so the docs show real outputs
-   (the notebooks are committed without them); `--no-execute` skips this and uses `nbs/` as it is;
+1. every library notebook and dashboard in `nbs/` executed (execnb, as nbdev-test does, in its own folder) into `_exec_nbs/`, so
+   the docs show real outputs (the notebooks are committed without them); lessons render as committed (CI executes them
+   three times elsewhere); `--no-execute` skips this and uses `nbs/` as it is;
 2. nbdev's own pre-processing, exactly what `nbdev-proc-nbs` does minus its Quarto download: refresh `nbs/nbdev.yml`,
    rebuild `_modidx.py`, write `nbs/sidebar.yml`, and process every notebook into `_proc/` (show_doc, hidden cells,
    directives resolved);
@@ -46,7 +47,9 @@ def execute_all(nbs_path: Path, out: Path, workers: int) -> list:
     "Copy `nbs_path` to `out` (a sibling, so relative paths still hold) and execute every notebook there in place."
     if out.exists(): shutil.rmtree(out)
     shutil.copytree(nbs_path, out, ignore=shutil.ignore_patterns('.ipynb_checkpoints'))
-    nbs = sorted(nb for nb in out.rglob('*.ipynb') if not _notest(nb))
+    # lessons and their solutions are executed three times already in CI (nbdev-test, and twice by tests/test_lessons.py):
+    # here they render as committed; the library notebooks are executed so their pages show real outputs
+    nbs = sorted(nb for nb in out.rglob('*.ipynb') if not _notest(nb) and 'lessons' not in nb.relative_to(out).parts)
     def run(nb):   # one process per notebook, as nbdev-test does: no state shared between notebooks
         t = time.time()
         r = subprocess.run([sys.executable, str(Path(__file__).resolve()), '--execute-one', str(nb)], capture_output=True, text=True,
