@@ -32,7 +32,7 @@ def test_installed_wheel_works_outside_the_clone(wheel, tmp_path):
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-3000:]
     code = ("import medcnn_tl, medcnn_tl.core as c, medcnn_tl.cli as cli; "
-            "print(medcnn_tl.__file__); print(c.samples_path()); print(cli._dashboards_dir())")
+            "print(medcnn_tl.__file__); print(c.samples_path()); print(cli.dashboards_dir())")
     r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, cwd=tmp_path,
                        env={**os.environ, 'PYTHONPATH': str(site)})
     assert r.returncode == 0, r.stderr[-3000:]
