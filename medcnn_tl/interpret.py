@@ -656,14 +656,10 @@ def _binary(self:MedicalInterpretation):
 @patch
 def plot_roc(self:MedicalInterpretation, ax=None):
     "ROC curve with its AUC and the operating point (1 - specificity, sensitivity at `threshold`)."
-    import matplotlib.pyplot as plt
-    y, p = self._binary(); m = self.metrics()
-    fpr, tpr, _ = skm.roc_curve(y, p)
-    if ax is None: _, ax = plt.subplots(figsize=(3.4, 3.2))
-    ax.plot(fpr, tpr, label=f"AUC {skm.roc_auc_score(y, p):.3f}")
+    self._binary(); m = self.metrics()
+    ax = plot_roc(self.targets, self.probs, self.vocab, ax=ax, title='ROC')   # the module's ROC plot, then the point on it
     ax.plot([1 - m['specificity']], [m['sensitivity']], 'o', c='crimson', label=f"operating point ({self.threshold:.2f})")
-    ax.plot([0, 1], [0, 1], ':', c='grey'); ax.set_xlabel('1 - specificity'); ax.set_ylabel('sensitivity')
-    ax.legend(fontsize=7, loc='lower right'); ax.set_title('ROC', fontsize=9)
+    ax.legend(fontsize=7, loc='lower right')
     return ax
 
 # %% ../nbs/07_interpret.ipynb #2a927767
