@@ -2,7 +2,7 @@
 similarity axis, four training-set sizes, three seeds (issue 9).
 
     python benchmarks/strategy_map.py            # resumable: appends to benchmarks/results/strategy_map.csv, skips finished runs
-    python benchmarks/strategy_map.py --summary  # only rewrite strategy_map_summary.json (winners per cell) from the table
+    python benchmarks/strategy_map.py --summary  # only rewrite medcnn_tl/strategy_map.json (winners per cell) from the table
 
 Data sets (images at 20 px, so that the 180 runs fit in a CPU budget; 40 optimiser steps of 16 images per run):
 - `skimage_photos`: random crops of scikit-image's colour photographs; class 1 = a living subject (astronaut, chelsea
@@ -64,6 +64,11 @@ def colour_medical_patches(n=3600, size=IMAGE_SIZE, seed=0):
     x, y = np.concatenate(xs), np.concatenate(ys); p = rng.permutation(len(y))
     return x[p], y[p]
 
+DATA_SETS = {
+    'skimage_photos': "random crops of scikit-image's colour photographs; class 1 = a living subject (astronaut, cat), 0 = objects",
+    'retina_ihc': "random crops of scikit-image's fundus photograph and immunohistochemistry slide; class 1 = more vessels / DAB stain than the median crop",
+    'pneumoniamnist_trainval': "PneumoniaMNIST (MedMNIST v2): its train split as the pool, its val split as the test set"}
+
 def datasets():
     from medcnn_tl.lab import lab_data
     pn = Path(os.environ.get('PNEUMONIAMNIST', Path(__file__).resolve().parents[2]/'shared'/'data'/'pneumoniamnist_trainval.npz'))
@@ -74,20 +79,28 @@ def datasets():
     sets['retina_ihc'] = lab_data(('retina_ihc', *colour_medical_patches()), IMAGE_SIZE)
     return sets
 
+SHIPPED = Path(__file__).resolve().parent.parent/'medcnn_tl'/'strategy_map.json'   # read by medcnn_tl.selector (MEASURED_CELLS)
+
 def summary(csv=OUT/'strategy_map.csv'):
-    "Winners per (data set, size) from the table, written to strategy_map_summary.json."
+    """Winners per (data set, size) from the table, written to medcnn_tl/strategy_map.json, the file the selector and the
+    strategy selector dashboard read (`medcnn_tl.selector.load_strategy_map`)."""
     from medcnn_tl.lab import lab_summary
     df = pd.read_csv(csv)
     sm = lab_summary(df)
     cells = sm.drop_duplicates(['data', 'size'])[['data', 'similarity', 'size', 'winner', 'tied_with']]
-    runs = df.groupby(['data', 'size']).seed.nunique().rename('seeds').reset_index()
-    cells = cells.merge(runs.astype({'size': str}), on=['data', 'size'], how='left')
-    res = dict(command='python benchmarks/strategy_map.py', rows=len(df), devices=sorted(df.device.unique()),
-               wall_seconds_of_runs=float(df.seconds.sum() + df.get('setup_seconds', pd.Series(0)).sum()),
-               protocol=dict(image_size=IMAGE_SIZE, steps=STEPS, bs=BS, patience=2, eval_every=STEPS//4),
+    per = df.groupby(['data', 'size']).agg(seeds=('seed', 'nunique'), n_train=('n_train', 'median'), n_test=('n_test', 'median')).reset_index()
+    cells = cells.merge(per.astype({'size': str}), on=['data', 'size'], how='left')
+    cells['n_train'] = cells['n_train'].astype(int); cells['n_test'] = cells['n_test'].astype(int)
+    res = dict(command='python benchmarks/strategy_map.py', table='benchmarks/results/strategy_map.csv', rows=len(df),
+               devices=sorted(df.device.unique()),
+               wall_seconds_of_runs=round(float(df.seconds.sum() + df.get('setup_seconds', pd.Series(0)).sum()), 1),
+               protocol=dict(image_size=IMAGE_SIZE, steps=STEPS, batch_size=BS, patience=2, eval_every=STEPS//4, arch=str(df.arch.iloc[0]),
+                             budget='the same number of optimiser steps for every strategy, early stopping on validation AUC',
+                             winner='best mean test AUC; tie when its 95% interval overlaps another strategy\'s (t interval over seeds)'),
+               data_sets=DATA_SETS,
                cells=cells.to_dict('records'),
-               strategies=sm[['data', 'size', 'strategy', 'runs', 'test_auc', 'test_balanced_accuracy']].to_dict('records'))
-    (OUT/'strategy_map_summary.json').write_text(json.dumps(res, indent=1, default=str))
+               summary=sm.round(4).to_dict('records'))
+    SHIPPED.write_text(json.dumps(res, indent=1, default=str) + '\n')
     return sm
 
 if __name__ == '__main__':

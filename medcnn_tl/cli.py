@@ -65,12 +65,30 @@ def call_with(func, args:argparse.Namespace, *names, **given):
 
 # %% ../nbs/11_cli.ipynb #7d072fcf
 def _cmd_inspect(args):
+    from medcnn_tl.dicom import is_dicom_file, dicom_report, DICOM_EXTS   # a DICOM file needs pydicom only: no torch, no fastai
+    p = Path(args.path).expanduser()
+    if p.is_file() and (p.suffix.lower() in DICOM_EXTS or is_dicom_file(p)):
+        return print(dicom_report(p, show_identifying=args.show_identifying))
     from medcnn_tl.data import inspect_path
     print(inspect_path(args.path, show_identifying=args.show_identifying))
 
 def _cmd_recommend(args):
-    from medcnn_tl.transfer import recommend
-    print(recommend(args.n_images, args.similarity))
+    from medcnn_tl.selector import recommend   # torch-free: answers at once when both numbers are given
+    n, sim = args.n_images, args.similarity
+    if args.data is None and (n is None or sim is None):
+        from medcnn_tl.core import BadArgumentError
+        raise BadArgumentError("give --n-images and --similarity, or DATA to measure both", thing="medcnn-tl recommend",
+                               fix="e.g. medcnn-tl recommend --n-images 500 --similarity 0.3, or medcnn-tl recommend my_images/")
+    if args.data is not None:   # measure what was not given: torch and the backbone load only here
+        from medcnn_tl.data import read_source
+        df = read_source(args.data)
+        if n is None: n = int((df['split'].fillna('train') == 'train').sum())
+        if sim is None:
+            from medcnn_tl.transfer import domain_similarity
+            ds = domain_similarity(args.data)
+            sim = ds.similarity
+            print(f"Measured on {args.data}: {n} training images; {ds}")
+    print(recommend(n, sim))
 
 def _cmd_demo(args):
     from medcnn_tl.lab import run_demo
@@ -83,7 +101,8 @@ def _cmd_train(args):
                   data=args.data, gpus=args.gpus)
     else:
         from medcnn_tl.lab import train_source
-        call_with(train_source, args, 'arch', 'strategy', 'size', 'epochs', 'out', 'seed', 'device', 'minutes', data=args.data)
+        call_with(train_source, args, 'arch', 'strategy', 'size', 'epochs', 'out', 'seed', 'device', 'minutes', 'folds', data=args.data,
+                  **({'tta': False} if args.no_tta else {}))
 
 def _cmd_lab(args):
     from medcnn_tl.lab import run_lab
@@ -274,7 +293,7 @@ def _cmd_dashboard(args):
     print(f"Dashboard {args.name!r} stopped.")
 
 # %% ../nbs/11_cli.ipynb #389ef641
-STRATEGY_CHOICES = LazyChoices('medcnn_tl.transfer', 'STRATEGIES')
+STRATEGY_CHOICES = LazyChoices('medcnn_tl.selector', 'STRATEGIES')
 
 def build_parser()->argparse.ArgumentParser:
     "The argument parser of `medcnn-tl` with its subcommands."
@@ -302,6 +321,9 @@ def build_parser()->argparse.ArgumentParser:
     t.add_argument('--epochs', type=positive_int, default=None, help='training epochs (default: the recommendation for the data size)')
     t.add_argument('--minutes', type=float, default=None, help='stop training after this many minutes (default: no limit)')
     t.add_argument('--gpus', type=positive_int, default=None, help='train on this many GPUs of this machine (default: one device)')
+    t.add_argument('--folds', type=positive_int, default=None,
+                   help='members of the cross-fitted ensemble, each holding out one fold (default: 5); 1 = one network on the given split')
+    t.add_argument('--no-tta', action='store_true', help='predict without averaging each image with its mirror image')
     t.set_defaults(func=_cmd_train)
 
     l = sub.add_parser('lab', parents=common, help='the strategy lab: strategies x training-set sizes x seeds, with intervals',
@@ -322,10 +344,17 @@ def build_parser()->argparse.ArgumentParser:
     s.add_argument('--storage', default=None, help='shared study storage URL, e.g. sqlite:///sweep.db (default: in memory)')
     s.set_defaults(func=_cmd_sweep)
 
-    r = sub.add_parser('recommend', help='which transfer-learning strategy fits your data')
-    r.add_argument('--n-images', type=int, required=True, help='number of labelled training images')
-    r.add_argument('--similarity', type=float, required=True,
-                   help='similarity of your images to the pretraining data (ImageNet), 0 = unrelated, 1 = the same kind')
+    r = sub.add_parser('recommend', help='which transfer-learning strategy fits your data',
+                       description="Which strategy fits N labelled training images of a given similarity to ImageNet: the review's rule "
+                                   "and the strategy lab's measured map. Give both numbers (instant), or DATA to measure them.",
+                       epilog="The similarity number: give DATA and it is measured (medcnn_tl.transfer.domain_similarity: the "
+                              "backbone's batch-norm statistics of your images against ImageNet's, no labels used), or in Python: "
+                              "from medcnn_tl.transfer import domain_similarity; print(domain_similarity('my_images/')). "
+                              "Natural photos score about 0.7-0.8, colour medical images 0.4-0.5, grey X-ray and CT 0.1-0.3.")
+    r.add_argument('data', nargs='?', default=None, help='optional: image folder, CSV or .npz to measure --n-images and --similarity from')
+    r.add_argument('--n-images', type=positive_int, default=None, help='number of labelled training images')
+    r.add_argument('--similarity', type=float, default=None,
+                   help='similarity of your images to ImageNet, 0 = unlike photographs, 1 = like them (see below for how to measure it)')
     r.set_defaults(func=_cmd_recommend)
 
     i = sub.add_parser('inspect', help='what is in an image, a DICOM file or a data set')

@@ -10,7 +10,7 @@ import os, random, importlib.util, warnings, contextlib
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
-import torch
+# torch is imported inside the functions that need it, so the CLI's --help, recommend and inspect start in under 1.5 s
 
 # %% auto #0
 __all__ = ['KNOWN_NOTICES', 'MedcnnError', 'BadArgumentError', 'DataError', 'MissingDependencyError', 'quiet_notices',
@@ -76,6 +76,7 @@ class DeviceChoice:
     def __str__(self): return f"Using {self.device.type}: {self.reason}"
 
 def _mps_available()->bool:
+    import torch
     mps = getattr(torch.backends, 'mps', None)
     return bool(mps is not None and mps.is_available())
 
@@ -93,6 +94,7 @@ _device_kinds = ('cpu', 'cuda', 'mps', 'xla')
 def pick_device(prefer:str=None # 'cpu', 'cuda', 'cuda:1', 'mps' or 'xla'; default: the `MEDCNN_TL_DEVICE` variable, else the fastest found
                )->DeviceChoice:
     "Choose where tensors go: `prefer`, else CUDA, Apple MPS, XLA/TPU, then CPU; returns the device and why."
+    import torch
     prefer = prefer or os.environ.get('MEDCNN_TL_DEVICE')
     if prefer:
         kind = str(prefer).split(':')[0].lower()
@@ -121,12 +123,14 @@ def device_report()->str:
 # %% ../nbs/00_core.ipynb #38c77fc4
 def _as_device(device)->torch.device:
     "A `torch.device` from a `DeviceChoice`, a name, a device, or `None` (what `pick_device` chooses)."
+    import torch
     if device is None: return pick_device().device
     return device.device if isinstance(device, DeviceChoice) else torch.device(device)
 
 def amp_dtype(device=None # a `torch.device`, a `DeviceChoice`, a name like 'cuda', or `None` for `pick_device()`'s
              )->torch.dtype|None:
     "The mixed-precision dtype for `device`: `bfloat16` on CUDA GPUs of compute capability 8.0+, `float16` on older CUDA GPUs, `None` (float32) elsewhere."
+    import torch
     d = _as_device(device)
     if d.type != 'cuda': return None
     major, _ = torch.cuda.get_device_capability(d)
@@ -142,6 +146,7 @@ def channels_last_default(device=None # as for `amp_dtype`
 def device_name(device=None # as for `amp_dtype`
                )->str:
     "A readable name of `device`: the GPU model, the TPU type, or the CPU model with its core count."
+    import torch
     d = _as_device(device)
     if d.type == 'cuda': return torch.cuda.get_device_name(d)
     if d.type == 'mps': return 'Apple GPU (MPS)'
@@ -161,6 +166,7 @@ def set_seed(seed:int=42,            # the seed for python, numpy and torch (CPU
              deterministic:bool=False # also ask torch/cuDNN for deterministic algorithms (slower on GPU)
             )->int:
     "Seed `random`, NumPy, torch and CUDA with `seed`; optionally make torch deterministic."
+    import torch
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= int(seed) < 2**32:
         raise BadArgumentError(f"seed must be an integer from 0 to 2**32-1, got {seed!r}", thing="seed",
                                fix="pass an integer such as 42")

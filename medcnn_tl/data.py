@@ -19,19 +19,18 @@ with quiet_notices():   # fastai's import-time notices are for its maintainers, 
     from fastai.data.transforms import Categorize, EncodedMultiCategorize, IntToFloatTensor, Normalize, Transform
     from fastai.torch_core import TensorImage, TensorCategory
     from fastai.vision.augment import aug_transforms
-from .dicom import read_dicom, window_image, is_dicom_file
+from .dicom import read_dicom, window_image, is_dicom_file, DICOM_EXTS
 
 # %% auto #0
-__all__ = ['IMAGE_EXTS', 'DICOM_EXTS', 'MAX_PIXELS', 'MAX_CLASSES', 'IN_MEMORY_BYTES', 'MEMORY_SHARE', 'SPLIT_NAMES',
-           'LABEL_FILES', 'IMAGENET_STATS', 'VOLUME_MODES', 'available_memory', 'check_memory', 'load_image',
-           'pseudonym', 'npz_arrays', 'NpzImages', 'read_source', 'patient_split', 'check_leakage', 'StoredImage',
-           'RowLabel', 'ToChannels', 'get_dls', 'MedDataLoaders', 'get_test_dl', 'download_medmnist', 'dataset_summary',
+__all__ = ['IMAGE_EXTS', 'MAX_PIXELS', 'MAX_CLASSES', 'IN_MEMORY_BYTES', 'MEMORY_SHARE', 'SPLIT_NAMES', 'LABEL_FILES',
+           'IMAGENET_STATS', 'VOLUME_MODES', 'available_memory', 'check_memory', 'load_image', 'pseudonym',
+           'npz_arrays', 'NpzImages', 'read_source', 'patient_split', 'check_leakage', 'StoredImage', 'RowLabel',
+           'ToChannels', 'get_dls', 'MedDataLoaders', 'get_test_dl', 'download_medmnist', 'dataset_summary',
            'plot_summary', 'inspect_path', 'TensorImageDataset', 'n_channels', 'plain_train_dl', 'tensor_dls',
            'toy_images']
 
 # %% ../nbs/04_data.ipynb #37fcf378
 IMAGE_EXTS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.gif', '.webp')
-DICOM_EXTS = ('.dcm', '.dicom', '.dic')
 MAX_PIXELS = 64_000_000   # refuse images with more pixels than this (a decompression bomb, or a mistake)
 
 def _to_uint8(a:np.ndarray)->np.ndarray:
@@ -414,6 +413,7 @@ def _read_npz(npz:Path, label_names=None)->pd.DataFrame:
         n = xi['shape'][0]
         if n == 0: raise DataError(f"{s}_images holds no images", thing=str(npz), fix="remove the empty split or add images")
         if yi['shape'][0] != n: raise DataError(f"{n} {s} images but {yi['shape'][0]} labels", thing=str(npz), fix="rebuild the archive")
+        if 0 in yi['shape'][1:]: raise DataError(f"{s}_labels has shape {yi['shape']}: no label columns", thing=str(npz), fix="labels are (N,) class numbers or (N, K) 0/1 columns with K >= 1")
         if int(np.prod(yi['shape'][1:], dtype=np.int64)) > MAX_CLASSES:
             raise DataError(f"{s}_labels has shape {yi['shape']}: more than {MAX_CLASSES:,} label columns", thing=str(npz), fix="labels are (N,) or (N, K) with K classes")
         lay, im_shape = _npz_layout(xi['shape'], f'{s}_images', npz)
@@ -737,7 +737,8 @@ def get_dls(source,                 # folder, CSV, MedMNIST `.npz`, DICOM folder
         if device.type == 'xla': device = torch.device('cpu')
     dls = _make_dls(df, store, bs, n_channels, augment and store.volume_mode != '3d', aug_kwargs, num_workers, device, seed)
     dls.source_df, dls.store = df, store
-    dls.config = dict(size=size, bs=bs, n_channels=n_channels, label_names=label_names, in_memory=store.in_memory,
+    dls.config = dict(size=size, bs=bs, n_channels=n_channels, label_names=label_names, in_memory=store.in_memory, seed=seed,
+                      augment=augment and store.volume_mode != '3d', aug_kwargs=aug_kwargs, num_workers=num_workers,
                           cache=None if cache is None else str(cache), volume_mode=store.volume_mode,
                           source=str(source) if not isinstance(source, pd.DataFrame) else None)
     return dls
@@ -761,6 +762,23 @@ class MedDataLoaders(DataLoaders):
         items = list(test_items)
         if rm_type_tfms is None and items and not isinstance(items[0], (int, np.integer)): rm_type_tfms = 0
         return super().test_dl(items, rm_type_tfms=rm_type_tfms, **kwargs)
+    def resplit(self, split,      # 'train', 'valid' or 'test' for each row of `source_df` (e.g. one fold of a cross-validation)
+                seed:int=None,    # seed of the training order (default: the one `get_dls` used)
+                bs:int=None       # batch size (default: the one `get_dls` used)
+               )->'MedDataLoaders':
+        "New DataLoaders over the same images, nothing reloaded, with the rows of `source_df` moved to `split`."
+        cfg = self.config
+        if cfg is None or self.source_df is None: raise BadArgumentError("these DataLoaders were not made by get_dls", thing="resplit", fix="make them with get_dls")
+        split = np.asarray(split, dtype=object)
+        if split.shape != (len(self.source_df),) or not set(split) <= {'train', 'valid', 'test'}:
+            raise BadArgumentError(f"split must give 'train', 'valid' or 'test' for each of the {len(self.source_df)} rows", thing="split",
+                                   fix="build it from dls.source_df, e.g. np.where(fold == k, 'valid', 'train')")
+        df = self.source_df.copy(); df.attrs.update(self.source_df.attrs); df['split'] = split
+        bs, seed = bs or cfg['bs'], cfg.get('seed', 42) if seed is None else seed
+        dls = _make_dls(df, self.store, bs, cfg['n_channels'], cfg.get('augment', True), cfg.get('aug_kwargs'), cfg.get('num_workers', 0),
+                        self.device, seed)
+        dls.source_df, dls.store, dls.config = df, self.store, dict(cfg, bs=bs, seed=seed)
+        return dls
 
 class _TensorDL(TfmdDL):
     "A `TfmdDL` that cuts batches straight out of in-memory tensors (`_X`, `_Y`) instead of collating items one by one."
@@ -942,22 +960,11 @@ def _leakage_lines(df, show_identifying=False)->list:
     return [line + f" Patient ids from {where}."]
 
 def _inspect(path, show_identifying):
-    from medcnn_tl.dicom import dicom_summary, dicom_meta
+    from medcnn_tl.dicom import dicom_report
     p = Path(path).expanduser()
     if not p.exists(): raise DataError("does not exist", thing=str(p), fix="check the path")
     lines = []
-    if p.is_file() and (p.suffix.lower() in DICOM_EXTS or is_dicom_file(p)):
-        try: s = dicom_summary(p)
-        except DataError as e:
-            if 'no pixel data' not in e.problem: raise
-            s = {'image': e.problem}           # a report, plan or structure set: still show its (de-identified) header
-        lines += [f"DICOM file {p}"] + [f"  {k:<19}{v}" for k, v in s.items() if k != 'file']
-        meta = dicom_meta(p, show_identifying=show_identifying)
-        keep = ['Modality', 'SOPClassUID', 'BodyPartExamined', 'Manufacturer', 'PatientName', 'PatientID', 'PatientBirthDate',
-                'PatientSex', 'StudyDate', 'InstitutionName', 'RescaleSlope', 'RescaleIntercept', 'WindowCenter', 'WindowWidth']
-        lines.append(f"  header ({len(meta)} elements, {int(meta.hidden.sum())} identifying ones hidden{'' if not show_identifying else ' - shown on request'}):")
-        lines += [f"    {r.keyword:<19}{r.value}" for r in meta.itertuples() if r.keyword in keep]
-        return '\n'.join(lines)
+    if p.is_file() and (p.suffix.lower() in DICOM_EXTS or is_dicom_file(p)): return dicom_report(p, show_identifying)
     if p.is_file() and p.suffix.lower() in IMAGE_EXTS:
         a = load_image(p)
         with Image.open(p) as im: mode, fmt = im.mode, im.format

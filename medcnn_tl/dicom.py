@@ -18,9 +18,9 @@ from pydicom.uid import UID
 from .core import MedcnnError, BadArgumentError, DataError, MissingDependencyError
 
 # %% auto #0
-__all__ = ['MAX_PIXELS', 'CODEC_FIX', 'WINDOWS', 'IDENTIFYING', 'is_dicom_file', 'DicomImage', 'read_dicom', 'DicomVolume',
-           'read_dicom_series', 'get_window', 'window_image', 'multi_window', 'dicom_meta', 'dicom_summary',
-           'dicom_to_pil', 'DicomBlock']
+__all__ = ['MAX_PIXELS', 'CODEC_FIX', 'DICOM_EXTS', 'WINDOWS', 'IDENTIFYING', 'DICOM_REPORT_KEYWORDS', 'is_dicom_file',
+           'DicomImage', 'read_dicom', 'DicomVolume', 'read_dicom_series', 'get_window', 'window_image', 'multi_window',
+           'dicom_meta', 'dicom_summary', 'dicom_report', 'dicom_to_pil', 'DicomBlock']
 
 # %% ../nbs/03_dicom.ipynb #293a0d98
 MAX_PIXELS = 64_000_000   # refuse pixel data larger than this (rows x columns x frames)
@@ -33,6 +33,8 @@ def _codec_fix(ts:UID)->str:
     if 'jpeg' in name: return "pip install pylibjpeg pylibjpeg-libjpeg"
     if 'rle' in name: return "pip install pylibjpeg pylibjpeg-rle"
     return CODEC_FIX
+
+DICOM_EXTS = ('.dcm', '.dicom', '.dic')   # file names that are DICOM whatever their first bytes
 
 def is_dicom_file(path # any file
                  )->bool:
@@ -386,6 +388,26 @@ def dicom_summary(path # a DICOM file
             'value_range': f"{float(px.min()):g} .. {float(px.max()):g} {unit}" if not im.is_rgb else f"RGB {px.dtype}",
             'window': f"level {im.window[0]:g}, width {im.window[1]:g}" if im.window else 'n/a',
             'transfer_syntax': im.transfer_syntax}
+
+# %% ../nbs/03_dicom.ipynb #7c921aba
+DICOM_REPORT_KEYWORDS = ['Modality', 'SOPClassUID', 'BodyPartExamined', 'Manufacturer', 'PatientName', 'PatientID', 'PatientBirthDate',
+                         'PatientSex', 'StudyDate', 'InstitutionName', 'RescaleSlope', 'RescaleIntercept', 'WindowCenter', 'WindowWidth']
+
+def dicom_report(path,                      # a DICOM file
+                 show_identifying:bool=False # show patient names, IDs and dates as stored
+                )->str:
+    "A readable report on the DICOM file at `path`: `dicom_summary` and the main header elements, identifiers hidden by default."
+    p = Path(path).expanduser()
+    with warnings.catch_warnings():   # pydicom's warnings about odd values would be extra lines under the report
+        warnings.simplefilter('ignore')
+        try: s = dicom_summary(p)
+        except DataError as e:
+            if 'no pixel data' not in e.problem: raise
+            s = {'image': e.problem}           # a report, plan or structure set: still show its (de-identified) header
+        meta = dicom_meta(p, show_identifying=show_identifying)
+    lines = [f"DICOM file {p}"] + [f"  {k:<19}{v}" for k, v in s.items() if k != 'file']
+    lines.append(f"  header ({len(meta)} elements, {int(meta.hidden.sum())} identifying ones hidden{'' if not show_identifying else ' - shown on request'}):")
+    return '\n'.join(lines + [f"    {r.keyword:<19}{r.value}" for r in meta.itertuples() if r.keyword in DICOM_REPORT_KEYWORDS])
 
 # %% ../nbs/03_dicom.ipynb #25045434
 def dicom_to_pil(fn,           # a DICOM file

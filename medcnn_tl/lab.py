@@ -19,11 +19,11 @@ from .interpret import choose_threshold, medical_metrics, evaluate, record_run, 
 
 # %% auto #0
 __all__ = ['LAB_SIZES', 'REVIEW_CATEGORIES', 'AUGMENTATIONS', 'BASELINE', 'GENERALIZATION_SETTINGS', 'IMBALANCE_METHODS',
-           'DEMO_SAMPLES', 'DEMO_SIZE', 'DEMO_EPOCHS', 'TRAIN_SIZE', 'TRAIN_FOLDS', 'TRAIN_MINUTES', 'TRAIN_STEPS',
-           'mean_interval', 'summarize', 'LabData', 'lab_data', 'lab_split', 'lab_run', 'run_lab', 'lab_summary',
-           'plot_strategy_map', 'plot_learning_curves', 'LearningCurves', 'EarlyStop', 'FreezeBatchNorm',
+           'DEMO_SAMPLES', 'DEMO_SIZE', 'DEMO_EPOCHS', 'DEMO_ABOUT', 'TRAIN_SIZE', 'TRAIN_FOLDS', 'TRAIN_MINUTES',
+           'TRAIN_STEPS', 'mean_interval', 'summarize', 'LabData', 'lab_data', 'lab_split', 'lab_run', 'run_lab',
+           'lab_summary', 'plot_strategy_map', 'plot_learning_curves', 'LearningCurves', 'EarlyStop', 'FreezeBatchNorm',
            'generalization_lab', 'generalization_table', 'plot_generalization', 'imbalanced_subsample',
-           'compare_imbalance', 'compare_strategies', 'run_demo', 'train_source']
+           'compare_imbalance', 'compare_strategies', 'report_terms', 'run_demo', 'train_source']
 
 # %% ../nbs/08_lab.ipynb #e1100000
 import copy
@@ -218,7 +218,8 @@ def lab_run(data:LabData,        # from `lab_data`
             arch:str='efficientnet_lite0',
             patience:int=2,       # evaluations without improvement before stopping
             device='cpu',
-            cache:bool=True       # compute frozen layers once per data set (same result, faster)
+            cache:bool=True,      # compute frozen layers once per data set (same result, faster)
+            on_step=None          # called as `on_step(step, steps)` after each optimiser step (e.g. a progress bar)
            )->dict:
     "Train `strategy` on `size` images of `data` for at most `steps` steps, early-stopped on validation; return the test metrics and timings."
     from sklearn.metrics import balanced_accuracy_score
@@ -251,6 +252,7 @@ def lab_run(data:LabData,        # from `lab_data`
             _train_mode_trained_only(model)
             loss = lossf(net(xb), ytr[idx].to(device))
             opt.zero_grad(); loss.backward(); opt.step(); sched.step(); step += 1
+            if on_step is not None: on_step(step, steps)
             if step % every == 0 or step == steps:
                 p = _lab_predict(net, fx[torch.as_tensor(va)], prep)
                 score = (_lab_auc(yva, p), -float(F.nll_loss(torch.log(torch.tensor(p) + 1e-7), torch.tensor(yva))))
@@ -271,6 +273,15 @@ def lab_run(data:LabData,        # from `lab_data`
 LAB_SIZES = (50, 200, 1000, None)   # training-set sizes of the lab (`None`: all images)
 
 def _lab_key(r)->tuple: return (str(r['data']), str(r['size']), str(r['strategy']), int(r['seed']))
+
+def _append_row(csv:Path, row:dict):
+    "Add `row` to the table `csv`, matched to its columns by name (a table written by another version may order them differently)."
+    if not csv.exists(): return pd.DataFrame([row]).to_csv(csv, index=False)
+    cols = list(pd.read_csv(csv, nrows=0).columns)
+    if set(row) <= set(cols): pd.DataFrame([row])[cols].to_csv(csv, mode='a', header=False, index=False)
+    else:   # new columns: rewrite the table with them (atomically, so an interrupted run loses nothing)
+        tmp = csv.with_suffix('.tmp'); pd.concat([pd.read_csv(csv), pd.DataFrame([row])], ignore_index=True).to_csv(tmp, index=False)
+        tmp.replace(csv)
 
 def run_lab(data,                     # a MedMNIST `.npz`, a folder/CSV, a `LabData` or `(name, x, y)` arrays
             sizes=LAB_SIZES,          # training-set sizes (`None`: all images)
@@ -303,7 +314,7 @@ def run_lab(data,                     # a MedMNIST `.npz`, a folder/CSV, a `LabD
     for sz, st, sd in (progress_bar(todo) if verbose else todo):
         r = lab_run(d, st, sz, sd, device=dev, **kwargs)
         row = dict(data=d.name, similarity=similarity, **r, device=str(dev), finished=time.strftime('%Y-%m-%dT%H:%M:%S'))
-        pd.DataFrame([row]).to_csv(csv, mode='a', header=not csv.exists(), index=False)
+        _append_row(csv, row)
     res = pd.read_csv(csv)
     return res[res.data == d.name].reset_index(drop=True)
 
@@ -610,14 +621,15 @@ def compare_strategies(dls,                               # DataLoaders of the d
                        out=None,                           # write a run folder per strategy under `out`
                        progress:bool=True                  # show a progress bar over the strategies
                       )->pd.DataFrame:
-    "Train each of `strategies` on `dls` for `epochs` (same `seed`); a table of trainable params, time and metrics."
+    "Train each of `strategies` on `dls` for `epochs` (same `seed`); a table of trainable params, training seconds (the fit alone) and metrics."
     from fastprogress.fastprogress import progress_bar
     names = list(strategies) + ([f'frozen_base+{sklearn}'] if sklearn else [])
     rows = []
     for name in (progress_bar(names, leave=False) if progress else names):
-        t0 = time.perf_counter()
         if name.startswith('frozen_base+'):
-            r = frozen_base_sklearn(dls, arch, classifier=sklearn, seed=seed)
+            t0 = time.perf_counter()
+            r = frozen_base_sklearn(dls, arch, classifier=sklearn, seed=seed)   # its training: features + classifier fit
+            secs = time.perf_counter() - t0
             thr = choose_threshold(r.valid_targets, r.valid_probs) if r.valid_probs.shape[1] == 2 else None
             m = medical_metrics(r.valid_targets, r.valid_probs, thr)
             if test_dl is not None:
@@ -627,10 +639,11 @@ def compare_strategies(dls,                               # DataLoaders of the d
             n_params = int(sum(np.size(c) for c in [getattr(r.pipeline[-1], 'coef_', np.zeros(0)),
                                                     getattr(r.pipeline[-1], 'intercept_', np.zeros(0))]))
         else:
-            learn = medical_learner(dls, arch, name, seed=seed).fit_strategy(epochs, progress=False)
+            learn = medical_learner(dls, arch, name, seed=seed)   # building the model and loading weights is not training
+            t0 = time.perf_counter(); learn.fit_strategy(epochs, progress=False); secs = time.perf_counter() - t0
             res = record_run(learn, Path(out)/name, test_dl, dict(epochs=epochs), export=False) if out else evaluate(learn, test_dl)
             m, n_params = res.get('test', res['valid']), trainable_params(learn.model)
-        rows.append(dict(strategy=name, trainable_params=n_params, seconds=round(time.perf_counter()-t0, 1),
+        rows.append(dict(strategy=name, trainable_params=n_params, seconds=round(secs, 1),
                          **{k: m[k] for k in METRIC_COLUMNS}))
     return pd.DataFrame(rows)
 
@@ -656,36 +669,89 @@ def _agreement(df, rec, labels=None)->tuple:
     return best, False, msg + ": the data did not agree with the selector."
 
 # %% ../nbs/08_lab.ipynb #90138a82
-def _table_text(df)->str:
-    cols = ['strategy', 'trainable_params', 'seconds', 'accuracy', 'auc', 'sensitivity', 'specificity']
-    d = df[cols].copy()
-    d['trainable_params'] = d.trainable_params.map(lambda v: f"{v:,}")
-    for c in cols[3:]: d[c] = d[c].map(lambda v: f"{v:.3f}")
-    return d.to_string(index=False)
+DEMO_ABOUT = ("The data: `chest_phantom`, the embedded sample set. Its images are **synthetic**: X-ray-like lung patches drawn by "
+              "`tools/make_samples.py` (no patient data), a smooth nodule (benign) or a lobulated, spiculated one (malignant), "
+              "100 phantom patients split by patient into train, validation and test.")
+def report_terms(pos:str='malignant', # the positive class's name
+                 neg:str='benign'     # the negative class's name
+                )->dict:
+    "One sentence for each number the demo's report shows: AUC, sensitivity, specificity and the two similarity numbers."
+    return {
+        'AUC': f"the probability that a randomly chosen {pos} image scores higher than a randomly chosen {neg} one "
+               "(1 = perfect ranking, 0.5 = chance); it does not depend on the threshold.",
+        'sensitivity': f"the share of {pos} images called {pos} (missed {pos} cases lower it).",
+        'specificity': f"the share of {neg} images called {neg} (false alarms lower it).",
+        'domain similarity': "how close the images are to ImageNet photographs (0 = unlike, 1 = like), from the pretrained "
+                             "network's batch-norm statistics, without labels: the selector's similarity axis.",
+        'transferability': "how much better frozen ImageNet features separate these labels than raw pixels do (needs labels): "
+                           "whether pretraining helps this task, a different question from similarity.",
+    }
 
-def _write_report(out, df, rec, est, verdict, split, extra=''):
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(6, 3))
-    ax.barh(df.strategy, df.auc, color=['#2a9d8f' if s.split('+')[0] == rec.strategy else '#8d99ae' for s in df.strategy])
-    ax.set_xlim(0, 1); ax.axvline(0.5, ls=':', c='grey'); ax.set_xlabel(f'{split} AUC'); ax.invert_yaxis()
-    fig.tight_layout(); fig.savefig(out/'auc_by_strategy.png', dpi=80); plt.close(fig)
-    ax = plot_strategies(highlight=rec.strategy); ax.figure.tight_layout(); ax.figure.savefig(out/'strategies.png', dpi=80)
+def _interval_table(df, n_pos=None, n_neg=None)->pd.DataFrame:
+    "The demo's table, rounded: AUC with its 95% interval (Hanley-McNeil, from the test set's class counts), sensitivity, specificity."
+    rows = []
+    for r in df.itertuples():
+        auc = float(r.auc)
+        half = 1.96*auc_standard_error(auc, n_pos, n_neg) if n_pos and n_neg else float('nan')
+        rows.append({'strategy': r.strategy, 'trained parameters': f"{int(r.trainable_params):,}", 'training seconds': f"{r.seconds:.1f}",
+                     'AUC [95% interval]': f"{auc:.3f} [{max(0, auc-half):.3f}, {min(1, auc+half):.3f}]" if half == half else f"{auc:.3f}",
+                     'sensitivity': f"{r.sensitivity:.2f}", 'specificity': f"{r.specificity:.2f}",
+                     'balanced accuracy': f"{r.balanced_accuracy:.2f}"})
+    return pd.DataFrame(rows)
+
+def _markdown_table(t:pd.DataFrame)->str:
+    "A pipe table (GitHub Markdown) of `t`, numbers right-aligned."
+    head = '| ' + ' | '.join(t.columns) + ' |'
+    rule = '|' + '|'.join(':---' if i == 0 else '---:' for i in range(len(t.columns))) + '|'
+    return '\n'.join([head, rule] + ['| ' + ' | '.join(str(v) for v in row) + ' |' for row in t.itertuples(index=False)])
+
+_REPORT_CSS = ("body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;line-height:1.45;color:#222}"
+               "table{border-collapse:collapse;margin:1rem 0}th,td{padding:.35rem .7rem;border-bottom:1px solid #ddd;text-align:right}"
+               "th:first-child,td:first-child{text-align:left}thead th{background:#f3f5f7}tr.rec td{background:#e8f4f1;font-weight:600}"
+               "dt{font-weight:600}dd{margin:0 0 .5rem 1rem}img{max-width:100%}")
+
+def _write_report(out, df, rec, sim, est, verdict, split, extra='', n_pos=None, n_neg=None, about=DEMO_ABOUT, terms=None):
+    "report.md and report.html in `out`: the data, the terms, the table with intervals, the selector and verdict, the plots."
+    import matplotlib.pyplot as plt, html as H
+    from matplotlib.patches import Patch
+    t, terms = _interval_table(df, n_pos, n_neg), terms or report_terms()
+    is_rec = [s.split('+')[0] == rec.strategy for s in df.strategy]
+    fig, ax = plt.subplots(figsize=(6.5, 3.2))
+    err = [1.96*auc_standard_error(float(a), n_pos, n_neg) if n_pos and n_neg else 0 for a in df.auc]
+    ax.barh(df.strategy, df.auc, xerr=err, capsize=3, color=['#2a9d8f' if r else '#8d99ae' for r in is_rec])
+    ax.set_xlim(0, 1); ax.axvline(0.5, ls=':', c='grey'); ax.set_xlabel(f'{split} AUC (bars: 95% interval)'); ax.invert_yaxis()
+    ax.legend(handles=[Patch(color='#2a9d8f', label=f'recommended ({rec.strategy})'), Patch(color='#8d99ae', label='other strategies'),
+                       plt.Line2D([], [], ls=':', c='grey', label='chance (0.5)')], fontsize=7, loc='lower center',
+              bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False)
+    fig.savefig(out/'auc_by_strategy.png', dpi=90, bbox_inches='tight'); plt.close(fig)
+    ax = plot_strategies(highlight=rec.strategy); ax.figure.savefig(out/'strategies.png', dpi=90, bbox_inches='tight')
     plt.close(ax.figure)
-    md = [f"# medcnn_tl demo: transfer-learning strategies\n", extra,
-          f"Metrics on the **{split}** set (threshold chosen on validation).\n", "```", _table_text(df), "```\n",
-          f"**Similarity** (measured): {est}\n", f"**Selector**: {rec.strategy}: {rec.reason}\n",
-          f"**Verdict**: {verdict}\n",
-          "![AUC by strategy](auc_by_strategy.png)\n", "![What each strategy trains](strategies.png)\n"]
-    md += [f"## {s}\n![{s}](runs/{s}/{split}_plots.png)\n" for s in df.strategy if (out/'runs'/s/f'{split}_plots.png').exists()]
+    plots = [s for s in df.strategy if (out/'runs'/s/f'{split}_plots.png').exists()]
+    note = f"Metrics on the **{split}** set; each strategy's threshold was chosen on the validation set."
+    md = ["# medcnn_tl demo: transfer-learning strategies\n", about + "\n", extra + "\n", note + "\n", _markdown_table(t) + "\n",
+          "**What the numbers mean**\n"] + [f"- **{k}**: {v}" for k, v in terms.items()] + [
+          "", f"**Measured on these images**: {sim}; {est}.\n",
+          f"**Selector**: {rec.strategy} ({rec.category}). {rec.reason}" + (f" Measured: {rec.evidence}." if rec.evidence else "") + "\n",
+          f"**Verdict**: {verdict[0].upper() + verdict[1:]}\n",
+          "![AUC by strategy, with 95% intervals](auc_by_strategy.png)\n", "![What each strategy trains](strategies.png)\n"]
+    md += [f"## {s}\n![{s}: ROC, confusion matrix and score histogram](runs/{s}/{split}_plots.png)\n" for s in plots]
     (out/'report.md').write_text('\n'.join(md))
-    imgs = ''.join(f'<h3>{s}</h3><img src="runs/{s}/{split}_plots.png">' for s in df.strategy
-                   if (out/'runs'/s/f'{split}_plots.png').exists())
-    html = (f"<html><head><meta charset='utf-8'><title>medcnn_tl demo</title></head><body>"
-            f"<h1>medcnn_tl demo: transfer-learning strategies</h1><p>{extra}</p><p>Metrics on the <b>{split}</b> set "
-            f"(threshold chosen on validation).</p>{df.round(3).to_html(index=False)}<p><b>Similarity</b>: {est}</p>"
-            f"<p><b>Selector</b>: {rec.strategy}: {rec.reason}</p><p><b>Verdict</b>: {verdict}</p>"
-            f"<img src='auc_by_strategy.png'><img src='strategies.png'>{imgs}</body></html>")
-    (out/'report.html').write_text(html)
+    def cell(v): return f"<td>{H.escape(str(v))}</td>"
+    rows = ''.join(f"<tr{' class=rec' if r else ''}>" + ''.join(cell(v) for v in row) + "</tr>" for row, r in zip(t.itertuples(index=False), is_rec))
+    table = "<table><thead><tr>" + ''.join(f"<th>{H.escape(c)}</th>" for c in t.columns) + f"</tr></thead><tbody>{rows}</tbody></table>"
+    plain = lambda s: H.escape(s.replace('**', '').replace('`', ''))
+    dl = ''.join(f"<dt>{H.escape(k)}</dt><dd>{H.escape(v)}</dd>" for k, v in terms.items())
+    imgs = ''.join(f'<h3>{H.escape(s)}</h3><img src="runs/{s}/{split}_plots.png" alt="{H.escape(s)}: ROC, confusion matrix and scores">' for s in plots)
+    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>medcnn_tl demo</title><style>{_REPORT_CSS}</style></head><body>"
+            f"<h1>medcnn_tl demo: transfer-learning strategies</h1><p>{plain(about)}</p><p>{H.escape(extra)}</p>"
+            f"<p>{plain(note)} The recommended strategy's row is highlighted.</p>{table}<h2>What the numbers mean</h2><dl>{dl}</dl>"
+            f"<p><b>Measured on these images</b>: {H.escape(str(sim))}; {H.escape(str(est))}.</p>"
+            f"<p><b>Selector</b>: {H.escape(rec.strategy)} ({H.escape(rec.category)}). {H.escape(rec.reason)}"
+            + (f" Measured: {H.escape(rec.evidence)}." if rec.evidence else "") + "</p>"
+            f"<p><b>Verdict</b>: {H.escape(verdict[0].upper() + verdict[1:])}</p>"
+            f"<img src='auc_by_strategy.png' alt='AUC by strategy'><img src='strategies.png' alt='What each strategy trains'>{imgs}</body></html>")
+    (out/'report.html').write_text(page)
+
 
 # %% ../nbs/08_lab.ipynb #e97a5825
 def run_demo(out='medcnn_demo_report', # the report folder (created)
@@ -716,11 +782,15 @@ def run_demo(out='medcnn_demo_report', # the report folder (created)
     split = 'test' if test_dl is not None else 'valid'
     labels = dataset_labels(test_dl.dataset if test_dl is not None else dls.valid_ds)
     best, agreed, verdict = _agreement(df, rec, labels)
-    extra = f"{len(dls.train_ds)} training images at {size} px, {epochs} epochs per strategy, seed {seed}."
-    _write_report(out, df, rec, f"{sim}; {est}", verdict, split, extra)
+    extra = (f"{len(dls.train_ds)} training, {len(dls.valid_ds)} validation and {len(labels)} {split} images at {size} px; "
+             f"{epochs} epoch{'s' if epochs != 1 else ''} per strategy, seed {seed}. Training seconds time the fit alone.")
+    n_pos, n_neg = (int((labels == 1).sum()), int((labels == 0).sum())) if len(np.unique(labels)) == 2 else (None, None)
+    pos, neg = (str(dls.vocab[1]), str(dls.vocab[0])) if len(dls.vocab) == 2 else ('positive', 'negative')
+    about = DEMO_ABOUT if data is None else f"The data: {src}."
+    _write_report(out, df, rec, sim, est, verdict, split, extra, n_pos, n_neg, about, report_terms(pos, neg))
     df.to_csv(out/'results.csv', index=False)
     if verbose:
-        print(f"\n{split} metrics (threshold chosen on validation), {epochs} epochs each:\n" + _table_text(df))
+        print(f"\n{split} metrics (threshold chosen on validation), {epochs} epoch{'s' if epochs != 1 else ''} each:\n" + _interval_table(df, n_pos, n_neg).to_string(index=False))
         print(f"\nMeasured {sim}\nMeasured {est}")
         print(f"The selector recommends {rec.strategy}: {rec.reason}")
         print(verdict[0].upper() + verdict[1:])
@@ -730,7 +800,7 @@ def run_demo(out='medcnn_demo_report', # the report folder (created)
 # %% ../nbs/08_lab.ipynb #75d0732b
 TRAIN_SIZE = 64      # default image size of `train_source` (small images are enlarged: pretrained filters expect detail)
 TRAIN_FOLDS = 5      # members of the cross-fitted ensemble (each holds out one fold)
-TRAIN_MINUTES = 12.0 # default time budget of the training part (loading, evaluation and plots come on top)
+TRAIN_MINUTES = 13.0 # default time budget of the training part (loading, evaluation and plots come on top)
 TRAIN_STEPS = 16000  # images seen per member: epochs = TRAIN_STEPS / training images, between 4 and 30
 
 def _balanced_threshold(y, p)->float:
@@ -784,7 +854,7 @@ def train_source(data,                 # a folder, CSV, MedMNIST .npz or DICOM f
                 )->dict:
     "Train a cross-fitted ensemble on `data` within `minutes`; write the run folder (metrics.json with `valid` = out-of-fold and `test`)."
     if threads: torch.set_num_threads(int(threads))
-    from medcnn_tl.data import get_dls, get_test_dl, _make_dls
+    from medcnn_tl.data import get_dls, get_test_dl
     from medcnn_tl.learner import predict_plain
     from medcnn_tl.interpret import plot_confusion, plot_roc, history
     from fastprogress.fastprogress import master_bar
@@ -802,13 +872,12 @@ def train_source(data,                 # a folder, CSV, MedMNIST .npz or DICOM f
     pool = df['split'].isin(['train', 'valid']).values
     n_pool = int(pool.sum())
     bs = bs or (16 if n_pool < 250 else 32)
-    est = rec = None
+    sim = est = rec = None
     if strategy == 'auto':
-        from medcnn_tl import transfer
-        measure = getattr(transfer, 'estimate_transferability', None) or transfer.estimate_similarity
-        est = measure(base, arch, seed=seed); rec = recommend(int((df['split'] == 'train').sum()), est.similarity)
-        strategy = rec.strategy
-        if verbose: print(f"Measured {est}\nThe selector recommends {rec.strategy}: {rec.reason}")
+        sim = domain_similarity(base, arch, seed=seed)   # the selector's axis: how close the images are to ImageNet, no labels
+        est = estimate_transferability(base, arch, seed=seed)
+        rec = recommend(int((df['split'] == 'train').sum()), sim.similarity); strategy = rec.strategy
+        if verbose: print(f"Measured {sim}\nMeasured {est}\nThe selector recommends {rec.strategy}: {rec.reason}")
     strategy = strategy or 'train_entire'
     if folds > 1: fold_of, k = _fold_ids(df, pool, folds, seed)
     else: fold_of, k = np.where(df['split'].values[pool] == 'valid', 0, 1), 1
@@ -826,10 +895,9 @@ def train_source(data,                 # a folder, CSV, MedMNIST .npz or DICOM f
         if m and minutes is not None and spent + 1.1*np.mean(member_s) > 60*minutes:
             stopped = True; break
         tm = time.perf_counter()
-        dk = df.copy(); dk.attrs.update(df.attrs)
-        split = dk['split'].values.copy()
-        split[pool_ix] = np.where(fold_of == (m if k > 1 else 0), 'valid', 'train'); dk['split'] = split
-        dls = _make_dls(dk, store, bs, cfg0['n_channels'], True, None, 0, base.device, seed + m)
+        split = df['split'].values.copy()
+        split[pool_ix] = np.where(fold_of == (m if k > 1 else 0), 'valid', 'train')
+        dls = base.resplit(split, seed=seed + m, bs=bs)
         learn = medical_learner(dls, arch, strategy, seed=seed + m, device=device)
         guard = _deadline_cb(deadline); learn.add_cb(guard)
         if verbose: print(f"member {m+1}/{k}: {len(dls.train_ds)} training images, holding out {len(dls.valid_ds)}")
@@ -864,7 +932,8 @@ def train_source(data,                 # a folder, CSV, MedMNIST .npz or DICOM f
     cfg = dict(data=str(data) if not isinstance(data, pd.DataFrame) else 'DataFrame', arch=arch, strategy=strategy, size=size,
                epochs=epochs, bs=bs, seed=seed, minutes=minutes, device=str(learn.dls.device), precision=learn.config['precision'],
                vocab=vocab, n_in=learn.config['n_in'], n_classes=base.c, recommendation=None if rec is None else rec.strategy,
-               similarity=None if est is None else est.similarity, member_seconds=[round(s, 1) for s in member_s], **info)
+               similarity=None if sim is None else sim.similarity,
+               transferability=None if est is None else est.transferability, member_seconds=[round(s, 1) for s in member_s], **info)
     (run_dir/'config.json').write_text(json.dumps(cfg, indent=2, default=_jsonable))
     pd.concat(hist, ignore_index=True).to_csv(run_dir/'history.csv', index=False)
     (run_dir/'metrics.json').write_text(json.dumps({**res, **info}, indent=2, default=_jsonable))

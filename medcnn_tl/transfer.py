@@ -17,15 +17,19 @@ with quiet_notices():   # fastai's and timm's import-time notices are for their 
     from timm.models import adapt_input_conv
     from fastai.vision.all import create_head, DataLoaders
 from .archs import first_conv
+from .selector import (Strategy, STRATEGIES, get_strategy, SMALL_DATASET_MAX, SIMILAR_MIN, Recommendation,
+                                MEASURED_CELLS, recommend, load_strategy_map)
+_all_ = ['Strategy', 'STRATEGIES', 'get_strategy', 'SMALL_DATASET_MAX', 'SIMILAR_MIN', 'Recommendation', 'MEASURED_CELLS', 'recommend', 'load_strategy_map']
 from .data import n_channels, plain_train_dl, IMAGENET_STATS
 
 # %% auto #0
-__all__ = ['BACKBONES', 'STRATEGIES', 'SKLEARN_CLASSIFIERS', 'SMALL_DATASET_MAX', 'SIMILAR_MIN', 'MEASURED_CELLS',
-           'SIMILARITY_HALF_DISTANCE', 'BackboneSpec', 'list_backbones', 'offline_weights_path', 'load_weights',
-           'adapt_input_channels', 'Body', 'create_body', 'TransferModel', 'transfer_model', 'Strategy', 'get_strategy',
-           'n_trained_groups', 'apply_strategy', 'trainable_params', 'strategy_table', 'plot_strategies',
-           'extract_features', 'sklearn_classifier', 'FrozenBaseResult', 'frozen_base_sklearn', 'Recommendation',
-           'recommend', 'DomainSimilarity', 'domain_similarity', 'TransferabilityEstimate', 'estimate_transferability']
+__all__ = ['BACKBONES', 'SKLEARN_CLASSIFIERS', 'SIMILARITY_HALF_DISTANCE', 'BackboneSpec', 'list_backbones',
+           'offline_weights_path', 'load_weights', 'adapt_input_channels', 'Body', 'create_body', 'TransferModel',
+           'transfer_model', 'n_trained_groups', 'apply_strategy', 'trainable_params', 'strategy_table',
+           'plot_strategies', 'extract_features', 'sklearn_classifier', 'FrozenBaseResult', 'frozen_base_sklearn',
+           'DomainSimilarity', 'domain_similarity', 'TransferabilityEstimate', 'estimate_transferability', 'Strategy',
+           'STRATEGIES', 'get_strategy', 'SMALL_DATASET_MAX', 'SIMILAR_MIN', 'Recommendation', 'MEASURED_CELLS',
+           'recommend', 'load_strategy_map']
 
 # %% ../nbs/05_transfer.ipynb #2c3d9aa7
 @dataclass
@@ -251,33 +255,6 @@ def transfer_model(arch:str='efficientnet_lite0', # a name from `BACKBONES`
     body = create_body(arch, weights, n_in)
     return TransferModel(body, create_head(body.num_features, n_out, ps=ps), arch=arch)
 
-# %% ../nbs/05_transfer.ipynb #bc6adee5
-@dataclass
-class Strategy:
-    "A transfer-learning strategy: `pretrained` start, `trained_fraction` of body groups trained (from the top), its LRs."
-    name: str
-    pretrained: bool
-    trained_fraction: float
-    discriminative: bool
-    lr: float
-    description: str
-
-# %% ../nbs/05_transfer.ipynb #51e0f3bf
-STRATEGIES = {s.name: s for s in [
-    Strategy('scratch', False, 1.0, False, 3e-3, "random weights, every layer trained: the baseline without transfer"),
-    Strategy('train_entire', True, 1.0, True, 2e-3, "ImageNet weights, every layer trained, lower layers with smaller learning rates"),
-    Strategy('freeze_some', True, 0.5, True, 2e-3, "lower half of the body frozen (generic edges and textures), upper half and head trained"),
-    Strategy('finetune_some', True, 0.25, True, 2e-3, "only the top quarter of the body and the head trained, the rest frozen"),
-    Strategy('frozen_base', True, 0.0, False, 3e-3, "the whole convolutional base frozen, only a new classifier trained"),
-]}
-
-def get_strategy(strategy)->Strategy:
-    "The `Strategy` called `strategy` (or `strategy` itself); `BadArgumentError` for an unknown name."
-    if isinstance(strategy, Strategy): return strategy
-    if strategy not in STRATEGIES:
-        raise BadArgumentError(f"unknown strategy {strategy!r}", thing="strategy", fix=f"use one of {', '.join(STRATEGIES)}")
-    return STRATEGIES[strategy]
-
 # %% ../nbs/05_transfer.ipynb #77cb91f0
 def n_trained_groups(n_body_groups:int, # layer groups in the body
                      strategy           # a strategy name or `Strategy`
@@ -350,7 +327,12 @@ def plot_strategies(arch:str='efficientnet_lite0', # a name from `BACKBONES`
     ax.set_yticks([i+0.42 for i in range(len(STRATEGIES))], list(STRATEGIES))
     ax.set_xticks([j+0.46 for j in range(len(names))], [f"{n}\n{z/1e6:.2f}M" for n,z in zip(names, sizes)],
                   rotation=90, fontsize=7)
-    ax.set_title(f"{arch}: trained (colour) vs frozen (grey) layer groups")
+    ax.set_title(f"{arch}: which layer groups each strategy trains")
+    from matplotlib.patches import Patch
+    keys = [Patch(color='#2a9d8f', label='trained, from ImageNet weights'), Patch(color='#f4a261', label='trained, from random weights'),
+            Patch(color='#d9d9d9', label='frozen (ImageNet weights kept)')]
+    if highlight: keys.append(Patch(facecolor='white', edgecolor='black', lw=2, label=f'{highlight} (highlighted)'))
+    ax.legend(handles=keys, fontsize=7, loc='center left', bbox_to_anchor=(1.0, 0.5), frameon=False)
     for sp in ax.spines.values(): sp.set_visible(False)
     return ax
 
@@ -423,87 +405,6 @@ def frozen_base_sklearn(dls,                          # fastai DataLoaders (trai
     if pca: pca = min(pca, len(ytr)-1, ftr.shape[1])
     pipe = sklearn_classifier(classifier, pca, seed).fit(ftr, ytr)
     return FrozenBaseResult(pipe, classifier, pipe.predict_proba(fva), yva, time.perf_counter()-t0)
-
-# %% ../nbs/05_transfer.ipynb #59ebdb5f
-SMALL_DATASET_MAX = 1000  # fewer labelled training images than this is "small"
-SIMILAR_MIN = 0.5         # a similarity at or above this is "similar" to ImageNet
-
-@dataclass
-class Recommendation:
-    "The selector's answer: the `strategy`, the `reason` in one sentence, and suggested `settings`."
-    strategy: str
-    reason: str
-    settings: dict
-    size_class: str
-    similarity_class: str
-    review_strategy: str = None   # what the review's rule (§9) says for this category
-    evidence: str = None          # the measured cell of the strategy lab used, if any
-    @property
-    def category(self)->str:
-        "The review's category, e.g. 'small data set, different from ImageNet'."
-        return f"{self.size_class} data set, {self.similarity_class} {'to' if self.similarity_class == 'similar' else 'from'} ImageNet"
-    def __str__(self):
-        s = ', '.join(f"{k}: {v}" for k,v in self.settings.items())
-        lines = [f"Recommended strategy: {self.strategy}", f"Review's category: {self.category} (the review says {self.review_strategy})",
-                 f"Why: {self.reason}"]
-        if self.evidence: lines.append(f"Measured: {self.evidence}")
-        return '\n'.join(lines + [f"Suggested settings: {s}"])
-
-# %% ../nbs/05_transfer.ipynb #b66dda6c
-_reasons = {
-    ('large','different'): ('train_entire', "with {n} images there is enough data to adapt every layer, and images unlike ImageNet need the lower layers to change too"),
-    ('large','similar'):   ('freeze_some', "with {n} images similar to ImageNet the generic lower layers can stay frozen while the upper layers and the head adapt"),
-    ('small','different'): ('finetune_some', "{n} images are too few to retrain the whole network, but images unlike ImageNet need at least the top layers to adapt"),
-    ('small','similar'):   ('frozen_base', "{n} images are few and similar to ImageNet, so the pretrained features already fit and only a new classifier should be trained"),
-}
-
-MEASURED_CELLS = []  # the strategy lab's measured cells (data, similarity, size, winner, tied_with), set below from benchmarks/results
-
-def _nearest_cell(n_images, similarity, cells, max_gap=0.1, max_ratio=2.5):
-    "The measured cell nearest to (`n_images`, `similarity`): similarity within `max_gap`, size within a factor `max_ratio`."
-    best = None
-    for c in cells:
-        size = c.get('n_train') or c['size']
-        if str(size) == 'all' or abs(c['similarity'] - similarity) > max_gap: continue
-        r = abs(math.log(n_images/float(size)))
-        if r <= math.log(max_ratio) and (best is None or r < best[0]): best = (r, c)
-    return None if best is None else best[1]
-
-def recommend(n_images:int,                 # number of labelled training images
-              similarity:float,             # 0 = unlike ImageNet photographs, 1 = just like them (see `domain_similarity`)
-              small_max:int=SMALL_DATASET_MAX, # fewer images than this is "small"
-              similar_min:float=SIMILAR_MIN,   # similarity at or above this is "similar"
-              evidence=None                    # measured cells (default `MEASURED_CELLS`; `[]`: the review's rule alone)
-             )->Recommendation:
-    "The strategy for `n_images` labelled images of `similarity` to ImageNet, with the reason and suggested settings."
-    if isinstance(n_images, bool) or not isinstance(n_images, (int, np.integer)) or n_images < 1:
-        raise BadArgumentError(f"n_images must be a positive whole number, got {n_images!r}", thing="n_images",
-                               fix="pass the number of labelled training images, e.g. 500")
-    try: similarity = float(similarity)
-    except (TypeError, ValueError): similarity = float('nan')
-    if not 0 <= similarity <= 1:
-        raise BadArgumentError(f"similarity must be between 0 and 1, got {similarity!r}", thing="similarity",
-                               fix="use 0 (unlike ImageNet) to 1 (like ImageNet), or measure it with domain_similarity(your_images)")
-    size = 'small' if n_images < small_max else 'large'
-    sim = 'similar' if similarity >= similar_min else 'different'
-    name, why = _reasons[(size, sim)]
-    st = STRATEGIES[name]
-    epochs = 8 if size == 'small' else 5 if n_images < 20*small_max else 3
-    settings = dict(epochs=epochs, lr=st.lr, discriminative_lrs=st.discriminative,
-                    augment=True if size == 'small' else 'light',
-                    trained_fraction=st.trained_fraction, batch_size=16 if n_images < 200 else 32 if n_images < 5000 else 64)
-    why = why.format(n=n_images)
-    review, measured = name, None
-    cell = _nearest_cell(n_images, similarity, MEASURED_CELLS if evidence is None else evidence)
-    if cell is not None:
-        where = f"the strategy lab on {cell['data']} (similarity {cell['similarity']:.2f}, {cell['size']} training images)"
-        if cell['winner'] == 'tie':
-            measured = f"no measurable difference between {cell['tied_with']} in {where}"
-            if name not in cell['tied_with'].split(', '): name = cell['tied_with'].split(', ')[0]
-        elif cell['winner'] in STRATEGIES:
-            measured = f"{cell['winner']} won in {where}"
-            name = cell['winner']
-    return Recommendation(name, why[0].upper() + why[1:] + '.', settings, size, sim, review, measured)
 
 # %% ../nbs/05_transfer.ipynb #0f0c3a4b
 @dataclass

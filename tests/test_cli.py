@@ -25,7 +25,18 @@ def test_version_and_help():
 
 def test_bad_subcommand_arguments_are_one_usage_error():
     r = run('recommend', '--n-images', 'many', '--similarity', '0.5')
-    assert r.returncode == 2 and 'invalid int value' in r.stderr and 'Traceback' not in r.stderr
+    assert r.returncode == 2 and "expected a whole number" in r.stderr and 'Traceback' not in r.stderr
+    r = run('recommend', '--n-images', '300')                          # no similarity and no DATA to measure it from
+    assert r.returncode == 1 and 'give --n-images and --similarity, or DATA' in r.stderr and 'Traceback' not in r.stderr
+
+def test_recommend_help_says_how_to_get_the_similarity():
+    r = run('recommend', '--help')
+    assert r.returncode == 0 and 'domain_similarity' in r.stdout and 'DATA' in r.stdout
+
+def test_recommend_answers_what_the_selector_says():
+    from medcnn_tl.selector import recommend
+    r = run('recommend', '--n-images', '300', '--similarity', '0.2')
+    assert r.returncode == 0 and f"Recommended strategy: {recommend(300, 0.2).strategy}" in r.stdout
 
 def imported_after(*argv):
     "The heavy modules present in `sys.modules` after `medcnn-tl ARGV` ran in a fresh interpreter."
@@ -40,16 +51,12 @@ def test_help_imports_no_heavy_module():
     assert imported_after('--help') == set()
     assert imported_after('dashboard', '--help') == set()
 
-@pytest.mark.xfail(strict=False, reason="inspect_path lives in data.py, which imports fastai at the top (issue 8: move the DICOM "
-                                        "report to dicom.py or make data's fastai imports lazy); the CLI imports it only inside the command")
-def test_inspect_of_a_dicom_file_needs_neither_fastai_nor_timm():
+def test_inspect_of_a_dicom_file_imports_no_heavy_module():
     from medcnn_tl.core import samples_path
-    assert imported_after('inspect', str(samples_path('dicom')/'CT_small.dcm')) & {'fastai', 'timm'} == set()
+    assert imported_after('inspect', str(samples_path('dicom')/'CT_small.dcm')) == set()
 
-@pytest.mark.xfail(strict=False, reason="recommend lives in transfer.py, which imports timm and fastai at the top (issue 8: move the rule "
-                                        "or make those imports lazy); the CLI already imports it only inside the command")
-def test_recommend_needs_neither_fastai_nor_timm():
-    assert imported_after('recommend', '--n-images', '300', '--similarity', '0.5') & {'fastai', 'timm'} == set()
+def test_recommend_imports_no_heavy_module():
+    assert imported_after('recommend', '--n-images', '300', '--similarity', '0.5') == set()
 
 # ---- arguments reach the library functions (the functions are replaced by recorders) ----
 @pytest.fixture
@@ -94,6 +101,8 @@ def test_train_arguments_reach_train_source_or_train_distributed(recorder):
     assert cli.main(['train', 'scans/', '--gpus', '2', '--arch', 'resnet18']) == 0
     assert recorder[-1] == ('train_distributed', 'scans/', dict(arch='resnet18', gpus=2))
     assert cli.main(['train', 'scans/', '--gpus', '1']) == 0 and recorder[-1][0] == 'train_source'
+    assert cli.main(['train', 'scans/', '--folds', '1', '--no-tta']) == 0
+    assert recorder[-1] == ('train_source', 'scans/', dict(folds=1, tta=False))
 
 def test_demo_arguments_reach_run_demo(recorder):
     assert cli.main(['demo', '--device', 'cpu', '--epochs', '2', '--seed', '0']) == 0
@@ -108,8 +117,8 @@ def test_an_option_the_function_does_not_take_is_one_clear_error(recorder, capsy
     err = capsys.readouterr().err
     assert 'medcnn-tl demo: error:' in err and '--seed' in err and 'Traceback' not in err
 
-def test_strategy_choices_come_from_transfer(recorder, capsys):
-    from medcnn_tl.transfer import STRATEGIES
+def test_strategy_choices_come_from_the_selector(recorder, capsys):
+    from medcnn_tl.selector import STRATEGIES
     with pytest.raises(SystemExit) as e: cli.main(['train', 'scans/', '--strategy', 'freeze_everything'])
     assert e.value.code == 2
     err = capsys.readouterr().err

@@ -151,6 +151,9 @@ def execute(nb_path: Path, out: Path = None) -> float:
             return kc
 
     nb = nbformat.read(nb_path, as_version=4)
+    for c in nb.cells:   # `#| eval: false` cells are shown, not run, as nbdev-test and Quarto do
+        if c.cell_type == 'code' and re.match(r'\s*#\|\s*eval:\s*false', c.source):
+            c.metadata.setdefault('tags', []).append('skip-execution')   # nbclient's skip_cells_with_tag
     t = time.time()
     SlicedPollClient(nb, timeout=TIMEOUT, kernel_name='python3', resources={'metadata': {'path': str(nb_path.parent)}}).execute()
     if out: nbformat.write(nb, out)
