@@ -18,12 +18,13 @@ from .learner import medical_learner, dataset_labels
 from .interpret import choose_threshold, medical_metrics, evaluate, record_run, auc_standard_error, METRIC_COLUMNS
 
 # %% auto #0
-__all__ = ['LAB_SIZES', 'REVIEW_CATEGORIES', 'AUGMENTATIONS', 'BASELINE', 'GENERALIZATION_SETTINGS', 'IMBALANCE_METHODS',
-           'DEMO_SAMPLES', 'DEMO_SIZE', 'DEMO_EPOCHS', 'DEMO_ABOUT', 'TRAIN_SIZE', 'TRAIN_FOLDS', 'TRAIN_MINUTES',
-           'TRAIN_STEPS', 'mean_interval', 'summarize', 'LabData', 'lab_data', 'lab_split', 'lab_run', 'run_lab',
-           'lab_summary', 'plot_strategy_map', 'plot_learning_curves', 'LearningCurves', 'EarlyStop', 'FreezeBatchNorm',
-           'generalization_lab', 'generalization_table', 'plot_generalization', 'imbalanced_subsample',
-           'compare_imbalance', 'compare_strategies', 'report_terms', 'run_demo', 'train_source']
+__all__ = ['LAB_SIZES', 'REVIEW_CATEGORIES', 'STRATEGY_COLOURS', 'STRATEGY_CODES', 'AUGMENTATIONS', 'BASELINE',
+           'GENERALIZATION_SETTINGS', 'IMBALANCE_METHODS', 'DEMO_SAMPLES', 'DEMO_SIZE', 'DEMO_EPOCHS', 'DEMO_ABOUT',
+           'TRAIN_SIZE', 'TRAIN_FOLDS', 'TRAIN_MINUTES', 'TRAIN_STEPS', 'mean_interval', 'summarize', 'LabData',
+           'lab_data', 'lab_split', 'lab_run', 'run_lab', 'lab_summary', 'plot_strategy_map', 'plot_learning_curves',
+           'LearningCurves', 'EarlyStop', 'FreezeBatchNorm', 'generalization_lab', 'generalization_table',
+           'plot_generalization', 'imbalanced_subsample', 'compare_imbalance', 'compare_strategies', 'report_terms',
+           'run_demo', 'train_source']
 
 # %% ../nbs/08_lab.ipynb #e1100000
 import copy
@@ -85,7 +86,8 @@ class LabData:
 # %% ../nbs/08_lab.ipynb #362d729f
 def _uint8_chw(a, size:int)->torch.Tensor:
     "uint8 images (N,H,W) or (N,H,W,C) as a uint8 tensor (N,C,size,size), at most 3 channels."
-    t = torch.as_tensor(np.asarray(a))
+    a = np.asarray(a)
+    t = torch.as_tensor(a if a.flags.writeable else a.copy())   # torch warns about read-only arrays (e.g. straight from a file)
     if t.ndim == 3: t = t[:, None]
     elif t.shape[-1] in (1, 3, 4) and t.shape[1] not in (1, 3, 4): t = t.permute(0, 3, 1, 2)
     t = t[:, :3]
@@ -113,9 +115,9 @@ def lab_data(data,                 # a MedMNIST-style `.npz`, a folder/CSV `read
         df, name = read_source(data), Path(data).stem
         from medcnn_tl.data import load_image
         vocab = sorted(df['label'].astype(str).unique()); o2i = {v: i for i, v in enumerate(vocab)}
-        ims = _uint8_chw_list([load_image(p) for p in df['path']], size)
+        ims = _uint8_chw_list([load_image(p) for p in df['item']], size)
         lab = np.array([o2i[str(v)] for v in df['label']])
-        te = (df['split'] == 'test').values if 'split' in df else np.zeros(len(df), bool)
+        te = (df['split'] == 'test').to_numpy(copy=True) if 'split' in df else np.zeros(len(df), bool)   # a writable mask: torch indexes with it
         x, y, xt, yt = ims[~te], lab[~te], (ims[te] if te.any() else None), (lab[te] if te.any() else None)
     y = np.asarray(y).ravel()
     if xt is None:
@@ -340,44 +342,59 @@ def lab_summary(df:pd.DataFrame,           # rows from `run_lab` (one or several
 REVIEW_CATEGORIES = {  # (size class, similarity class) -> the review's advice (§9) for it
     ('small', 'similar'): 'frozen_base', ('small', 'different'): 'finetune_some',
     ('large', 'similar'): 'freeze_some', ('large', 'different'): 'train_entire'}
+STRATEGY_COLOURS = {'scratch': '#f4a261', 'train_entire': '#264653', 'freeze_some': '#2a9d8f', 'finetune_some': '#8ab17d',
+                    'frozen_base': '#e76f51'}
+STRATEGY_CODES = {'scratch': 'S', 'train_entire': 'TE', 'freeze_some': 'FS', 'finetune_some': 'FT', 'frozen_base': 'FB'}
 
-def plot_strategy_map(summary:pd.DataFrame,             # from `lab_summary`
+def plot_strategy_map(summary:pd.DataFrame,             # from `lab_summary` (or the shipped map's `summary`)
                       small_max:int=SMALL_DATASET_MAX,   # the review's size threshold
                       similar_min:float=SIMILAR_MIN,     # the review's similarity threshold
                       ax=None):
-    "The review's size x similarity picture: its four categories (background, with its advice) and the measured winner in each cell."
+    """The review's size x similarity picture: its four categories (background, with its advice) and, per measured cell,
+    the strategy with the best mean test AUC (colour): a filled dot when it won, a ring when others tie with it (listed)."""
     import matplotlib.pyplot as plt
-    from matplotlib.patches import Patch
-    if ax is None: _, ax = plt.subplots(figsize=(8, 4.8))
+    from matplotlib.lines import Line2D
+    if ax is None: _, ax = plt.subplots(figsize=(9, 5))
     cells = summary.drop_duplicates(['data', 'size'])
     xs = {sz: (float(sz) if str(sz) != 'all' else np.nan) for sz in cells['size']}
     big = max([v for v in xs.values() if not np.isnan(v)] + [small_max])*4
     x_of = lambda sz: xs[sz] if not np.isnan(xs[sz]) else big
-    colours = {'small': '#e9f5f2', 'large': '#fdf0e2'}
-    lo, hi = min(x_of(s) for s in xs)/1.6, big*2
+    lo, hi = min(x_of(s) for s in xs)/1.6, big*2.2
     for (szc, simc), strat in REVIEW_CATEGORIES.items():
         x0, x1 = (lo, small_max) if szc == 'small' else (small_max, hi)
         y0, y1 = (similar_min, 1) if simc == 'similar' else (0, similar_min)
-        ax.add_patch(plt.Rectangle((x0, y0), x1 - x0, y1 - y0, color=colours[szc], alpha=0.9 if simc == 'similar' else 0.5, zorder=0))
-        ax.text(np.sqrt(x0*x1), y1 - 0.03, f"review: {strat}\n({szc}, {simc})", ha='center', va='top', fontsize=8, color='#555')
-    palette = {s: c for s, c in zip(list(STRATEGIES) + ['tie', 'too few seeds'],
-                                    ['#f4a261', '#264653', '#2a9d8f', '#8ab17d', '#e76f51', '#999999', '#cccccc'])}
+        ax.add_patch(plt.Rectangle((x0, y0), x1 - x0, y1 - y0, color='#e9f5f2' if szc == 'small' else '#fdf0e2',
+                                   alpha=0.9 if simc == 'similar' else 0.5, zorder=0))
+        ax.text(np.sqrt(x0*x1), y1 - 0.03 if simc == 'similar' else y0 + 0.03, f"review (§9): {strat}\n{szc} & {simc}",
+                ha='center', va='top' if simc == 'similar' else 'bottom', fontsize=8, color='#666')
     for r in cells.itertuples():
+        g = summary[(summary.data == r.data) & (summary['size'].astype(str) == str(r.size))].sort_values(
+            'test_auc_mean' if 'test_auc_mean' in summary else 'strategy', ascending=False)
+        tied = r.tied_with.split(', ') if r.winner == 'tie' and isinstance(r.tied_with, str) else []
+        best = tied[0] if tied else r.winner if r.winner in STRATEGY_COLOURS else g.strategy.iloc[0]
+        colour = STRATEGY_COLOURS.get(best, 'k')
         x, y = x_of(r.size), r.similarity
-        ax.scatter(x, y, s=160, color=palette.get(r.winner, 'k'), edgecolor='k', zorder=3)
-        label = r.winner if r.winner != 'tie' else f"tie: {r.tied_with}"
-        ax.annotate(label, (x, y), xytext=(0, -14), textcoords='offset points', ha='center', va='top', fontsize=7, zorder=4)
-    for dname, g in cells.groupby('data'):
-        ax.annotate(dname, (lo*1.1, g.similarity.iloc[0]), fontsize=8, va='center', fontweight='bold')
+        solo = r.winner in STRATEGY_COLOURS
+        ax.scatter(x, y, s=150, color=colour if solo else 'white', edgecolor=colour, linewidth=3, zorder=3)
+        label = (STRATEGY_CODES.get(best, best) if solo else '≈'.join(STRATEGY_CODES.get(s, s) for s in tied) if tied
+                 else f"{STRATEGY_CODES.get(best, best)}?")
+        ax.annotate(label, (x, y), xytext=(9, 0), textcoords='offset points', ha='left', va='center', fontsize=7, zorder=4)
+    sims = cells.drop_duplicates('data')[['data', 'similarity']].sort_values('similarity')
+    right = ax.twinx(); right.set_ylim(0, 1)
+    right.set_yticks(sims.similarity.tolist(), [f"{d} ({s:.2f})" for d, s in zip(sims.data, sims.similarity)], fontsize=8)
+    right.tick_params(length=0)
     ax.set_xscale('log'); ax.set_xlim(lo, hi); ax.set_ylim(0, 1)
     ticks = sorted({x_of(s) for s in xs})
-    ax.set_xticks(ticks, [('all' if t == big else f"{int(t)}") for t in ticks])
+    ax.set_xticks(ticks, [('all' if t == big else f"{int(t)}") for t in ticks]); ax.minorticks_off()
     ax.set_xlabel('training images (log scale)'); ax.set_ylabel('domain similarity to ImageNet')
     ax.axvline(small_max, color='grey', lw=0.8, ls=':'); ax.axhline(similar_min, color='grey', lw=0.8, ls=':')
-    used = [w for w in palette if w in set(cells.winner)]
-    ax.legend(handles=[Patch(color=palette[w], label=w) for w in used], title='measured winner (test AUC)', fontsize=7,
-              title_fontsize=8, loc='center left', bbox_to_anchor=(1.01, 0.5))
-    ax.set_title("The review's rule (background) and the measured winners (dots)", fontsize=10)
+    used = [s for s in STRATEGY_COLOURS if s in set(summary.strategy)]
+    keys = [Line2D([], [], marker='o', ls='', color=STRATEGY_COLOURS[s], markersize=8, label=f"{STRATEGY_CODES[s]} = {s}") for s in used]
+    keys += [Line2D([], [], marker='o', ls='', color='grey', markersize=8, label='won (interval clear of the rest)'),
+             Line2D([], [], marker='o', ls='', markerfacecolor='white', markeredgecolor='grey', markeredgewidth=2, markersize=8,
+                    label='best mean, tied with the ones listed (A≈B)')]
+    ax.legend(handles=keys, fontsize=7, loc='upper center', bbox_to_anchor=(0.5, -0.13), ncol=4, frameon=False)
+    ax.set_title("The review's rule (background) and what the lab measured (dots: best mean test AUC)", fontsize=10)
     return ax
 
 # %% ../nbs/08_lab.ipynb #ccbf9778

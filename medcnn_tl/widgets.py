@@ -16,10 +16,10 @@ from .core import MedcnnError, BadArgumentError
 from .ops import conv2d, conv_output_size, kernel_preset, kernel_presets
 
 # %% auto #0
-__all__ = ['SAMPLE_IMAGES', 'ACTIVATIONS', 'POOLINGS', 'RGB_WINDOWS', 'LAB_MODEL', 'MAX_UPLOAD_BYTES', 'as_gray', 'parse_kernel',
-           'conv_step', 'sample_image', 'conv_stages', 'conv_explorer', 'accuracy_vs_compute', 'arch_explorer',
-           'read_volume', 'window_explorer', 'LabModel', 'load_lab_model', 'image_from_upload', 'model_lab',
-           'strategy_selector', 'operating_point_explorer']
+__all__ = ['SAMPLE_IMAGES', 'ACTIVATIONS', 'POOLINGS', 'RGB_WINDOWS', 'LAB_MODEL', 'MAX_UPLOAD_BYTES', 'SETTING_NAMES',
+           'MAP_COMMAND', 'as_gray', 'parse_kernel', 'conv_step', 'sample_image', 'conv_stages', 'conv_explorer',
+           'accuracy_vs_compute', 'arch_explorer', 'read_volume', 'window_explorer', 'LabModel', 'load_lab_model',
+           'image_from_upload', 'model_lab', 'strategy_selector', 'operating_point_explorer']
 
 # %% ../nbs/10_widgets.ipynb #948ae51d
 def as_gray(image, # 2-D array, (H, W, 3) RGB array, or tensor
@@ -566,70 +566,251 @@ def model_lab(model=None # a `LabModel`, a path for `load_lab_model`, or None fo
     box.prediction, box.operating, box.message, box.state = prediction, operating, message, state
     return box
 
-# %% ../nbs/10_widgets.ipynb #44178e79
-def strategy_selector(dls=None,                      # data to measure and train on (default: the embedded demo samples)
-                      test_dl=None,                  # optional test loader for the "run it" metrics
-                      arch:str='efficientnet_lite0', # backbone
-                      epochs:int=1,                  # epochs for "run it"
-                      seed:int=42,
-                      baseline=None):   # earlier results (e.g. from `compare_strategies`) to show beside each run
-    "An ipywidgets selector: size and similarity sliders, 'measure my data', the recommendation + diagram, 'run it'."
-    import ipywidgets as W, pandas as pd, time
-    from medcnn_tl.transfer import recommend, domain_similarity, estimate_transferability, plot_strategies, trainable_params
-    from medcnn_tl.learner import medical_learner
-    from medcnn_tl.interpret import evaluate, METRIC_COLUMNS
-    from medcnn_tl.lab import DEMO_SAMPLES, DEMO_SIZE
-    n_images = W.FloatLogSlider(value=300, base=10, min=1, max=5, step=0.05, description='images',
-                                readout_format='.0f', continuous_update=False)
-    similarity = W.FloatSlider(value=0.5, min=0, max=1, step=0.05, description='similarity', continuous_update=False)
-    measure, run = W.Button(description='measure my data', icon='ruler'), W.Button(description='run it', icon='play')
-    text, diagram, results_out = W.HTML(), W.Output(), W.Output()
-    box = W.VBox([W.HTML("<b>Which transfer-learning strategy?</b>"), W.HBox([n_images, similarity]),
-                  W.HBox([measure, run]), text, diagram, results_out])
-    box.n_images, box.similarity, box.measure, box.run, box.text, box.diagram = n_images, similarity, measure, run, text, diagram
-    box.results = pd.DataFrame() if baseline is None else baseline.assign(run='earlier')
-    state = dict(dls=dls, test_dl=test_dl)
+# %% ../nbs/10_widgets.ipynb #092d8356
+SETTING_NAMES = {  # a key of `Recommendation.settings`: the name the selector shows
+    'epochs': 'epochs', 'lr': 'learning rate', 'discriminative_lrs': 'discriminative learning rates',
+    'augment': 'data augmentation', 'trained_fraction': 'share of the body trained', 'batch_size': 'batch size'}
 
-    def _data():
-        if state['dls'] is None:
-            from medcnn_tl.data import get_dls, get_test_dl
-            from medcnn_tl.core import samples_path
-            src = samples_path(DEMO_SAMPLES)
-            state['dls'] = get_dls(src, size=DEMO_SIZE, bs=16, seed=seed)
-            state['test_dl'] = get_test_dl(src, state['dls'])
-        return state['dls']
+def _setting_text(key:str, value)->str:
+    "One setting's value as a reader reads it: yes/no, a percentage, a rounded number."
+    if isinstance(value, bool):
+        if key == 'discriminative_lrs': return 'yes: lower layers learn more slowly' if value else 'no: one learning rate'
+        return 'yes' if value else 'no'
+    if key == 'trained_fraction': return f"{value:.0%}"
+    if isinstance(value, float): return f"{value:.3g}"
+    return str(value)
+
+def _settings_html(settings:dict)->str:
+    "The `settings` of a `Recommendation` as a small styled HTML table (names from `SETTING_NAMES`, values rounded)."
+    import html
+    rows = ''.join(f"<tr><th style='text-align:left;font-weight:normal;color:#555;padding:1px 14px 1px 0'>"
+                   f"{html.escape(SETTING_NAMES.get(k, k.replace('_', ' ')))}</th>"
+                   f"<td style='padding:1px 0'><b>{html.escape(_setting_text(k, v))}</b></td></tr>" for k, v in settings.items())
+    return f"<div style='margin-top:6px'><i>Suggested settings</i><table style='border-collapse:collapse;font-size:0.92em'>{rows}</table></div>"
+
+# %% ../nbs/10_widgets.ipynb #bdeebf29
+MAP_COMMAND = 'python benchmarks/strategy_map.py'   # the command that measures the shipped map again
+
+def _map_caption(smap:dict)->str:
+    "One line on how the shipped map `smap` was measured (image size, steps, seeds, the command), and one on cells with too few seeds."
+    cells, p = smap.get('cells', []), smap.get('protocol', {})
+    if not cells: return f"<p>No measured map ships with this installation: <code>{MAP_COMMAND}</code> measures it.</p>"
+    seeds = sorted({int(c.get('seeds') or 0) for c in cells})
+    seed_text = f"{seeds[0]} seed{'' if seeds[0] == 1 else 's'}" if len(seeds) == 1 else f"{seeds[0]} to {seeds[-1]} seeds"
+    line = (f"<p style='margin:2px 0'><small>Measured: {len({c['data'] for c in cells})} data sets × {len({str(c['size']) for c in cells})} "
+            f"training-set sizes, {p.get('image_size', '?')}-px images, {p.get('steps', '?')} optimiser steps per run "
+            f"(batch {p.get('batch_size', '?')}), {seed_text} per cell; <code>{MAP_COMMAND}</code> measures it again.</small></p>")
+    few = [c for c in cells if c.get('winner') == 'too few seeds']
+    if not few: return line
+    who = "Every cell says" if len(few) == len(cells) else f"{len(few)} of {len(cells)} cells say"
+    return line + (f"<p style='margin:2px 0'><b>{who} 'too few seeds'</b>: with fewer than three seeds there is no interval to "
+                   f"compare, so no winner is named there yet, and the recommendation falls back on the review's rule.</p>")
+
+def _map_rows(smap:dict)->pd.DataFrame:
+    "The shipped map's `summary` (one row per data set × size × strategy) with each cell's number of training images `n_train`."
+    rows = pd.DataFrame(smap.get('summary', []))
+    if not len(rows): return rows
+    rows = rows.assign(size=rows['size'].astype(str))
+    cells = pd.DataFrame(smap.get('cells', []))
+    if 'n_train' in cells:
+        rows = rows.merge(cells.assign(size=cells['size'].astype(str))[['data', 'size', 'n_train']], on=['data', 'size'], how='left')
+    else: rows['n_train'] = np.nan
+    rows['n_train'] = rows['n_train'].fillna(pd.to_numeric(rows['size'], errors='coerce'))
+    return rows
+
+def _nearest_map_row(rows:pd.DataFrame,    # from `_map_rows`
+                     strategy:str,          # the strategy of the run
+                     n_train:int,           # its training images
+                     similarity:float=None, # its data's domain similarity (breaks ties between data sets)
+                     max_ratio:float=2.5    # no cell when the nearest size differs by more than this factor
+                    )->dict:
+    "The map's record for `strategy` nearest to a run on `n_train` images (size first, then `similarity`), or None."
+    if not len(rows): return None
+    r = rows[(rows.strategy == strategy) & rows.n_train.notna()]
+    if not len(r): return None
+    r = r.assign(_gap=np.abs(np.log(n_train/r.n_train.astype(float))).round(9),
+                 _sim=0 if similarity is None else (r.similarity - similarity).abs())
+    best = r.sort_values(['_gap', '_sim'], kind='stable').iloc[0]
+    return None if best._gap > np.log(max_ratio) else best.drop(['_gap', '_sim']).to_dict()
+
+def _map_interval(row:dict, metric:str)->str:
+    "`metric` of a map record as 'mean ± 95% half-width', or the mean alone when it had one seed."
+    mean, half, runs = row.get(f'{metric}_mean'), row.get(f'{metric}_ci'), int(row.get('runs') or 0)
+    if mean is None or mean != mean: return '–'
+    digits = 1 if metric == 'seconds' else 3
+    if runs < 2 or half is None or half != half: return f"{mean:.{digits}f} (1 seed)"
+    return f"{mean:.{digits}f} ± {half:.{digits}f}"
+
+# %% ../nbs/10_widgets.ipynb #d9c7db1e
+def _png(fig, dpi:int=80)->bytes:
+    "A matplotlib figure as PNG bytes (the figure is closed)."
+    import io
+    buf = io.BytesIO(); fig.savefig(buf, format='png', dpi=dpi, bbox_inches='tight'); plt.close(fig)
+    return buf.getvalue()
+
+def _problem_line(what:str, e:Exception)->str:
+    "An exception as one readable red line (no traceback): `what`, then the message."
+    import html
+    msg = ' '.join((str(e) if isinstance(e, MedcnnError) else f"{type(e).__name__}: {e}").split())
+    return f"<span style='color:#b00020'>{html.escape(what)}: {html.escape(msg)}</span>"
+
+def _results_html(results:pd.DataFrame)->str:
+    "The live runs as a styled HTML table: one row per run, its numbers and, beside each, the shipped interval of the map's nearest cell."
+    import html
+    if not len(results): return ''
+    cols = [('training images', 'training images', None), ('test AUC', 'test AUC', '.3f'), ('map: test AUC', 'map', None),
+            ('balanced accuracy', 'balanced accuracy', '.3f'), ('map: balanced accuracy', 'map', None),
+            ('seconds', 'seconds', '.1f'), ('map: seconds', 'map', None), ('map cell', 'nearest cell of the map', None)]
+    th = "padding:3px 10px;border-bottom:2px solid #888;text-align:right"
+    head = f"<tr><th style='{th};text-align:left'>run</th>" + ''.join(f"<th style='{th}'>{html.escape(h)}</th>" for _, h, _ in cols) + "</tr>"
+    def cell(v, fmt, grey):
+        text = '–' if v is None or (isinstance(v, float) and v != v) else format(v, fmt) if fmt else str(v)
+        return f"<td style='padding:3px 10px;text-align:right;border-bottom:1px solid #ddd{';color:#777' if grey else ''}'>{html.escape(text)}</td>"
+    body = ''.join(f"<tr><td style='padding:3px 10px;border-bottom:1px solid #ddd'><b>{html.escape(str(name))}</b></td>"
+                   + ''.join(cell(r[c], fmt, h in ('map', 'nearest cell of the map')) for c, h, fmt in cols) + "</tr>"
+                   for name, r in results.iterrows())
+    return (f"<table style='border-collapse:collapse;font-size:0.92em'>{head}{body}</table><small>map: the shipped mean ± 95% "
+            "half-width over seeds of the map's cell with the same strategy nearest in size (then in similarity); its seconds "
+            "were measured on the benchmark's computer.</small>")
+
+# %% ../nbs/10_widgets.ipynb #44178e79
+def strategy_selector(dls=None,                      # DataLoaders to measure (default: the embedded chest samples, `lab.DEMO_SAMPLES`)
+                      data=None,                     # what a live run trains on: anything `lab.lab_data` reads (default: the embedded chest samples)
+                      arch:str='efficientnet_lite0', # backbone of the diagram, the measurements and the live run
+                      steps:int=None,                # optimiser steps of a live run (default: the map's protocol)
+                      bs:int=None,                   # batch size of a live run (default: the map's protocol)
+                      image_size:int=None,           # image side of a live run (default: the map's protocol)
+                      seed:int=0,                    # seed of the first run of a strategy and size (a repeat uses the next seed)
+                      strategy_map:dict=None,        # results as `selector.load_strategy_map` returns them (default: the shipped ones)
+                      show_map:bool=True,            # show the measured map above the sliders
+                      test_dl=None, epochs=None      # no longer used (a live run follows the map's protocol); accepted for older calls
+                     )->widgets.VBox:
+    "The shipped map, size and similarity sliders with the recommendation, 'measure the sample data', and a live run of any strategy."
+    import html
+    from medcnn_tl.core import samples_path
+    from medcnn_tl.selector import STRATEGIES, recommend, load_strategy_map
+    from medcnn_tl.lab import DEMO_SAMPLES, DEMO_SIZE, lab_data, lab_split, lab_run, plot_strategy_map
+    from medcnn_tl.transfer import domain_similarity, estimate_transferability, plot_strategies
+    smap = load_strategy_map() if strategy_map is None else strategy_map
+    proto = {'image_size': 32, 'steps': 40, 'batch_size': 16, **smap.get('protocol', {})}
+    steps, bs, image_size = steps or proto['steps'], bs or proto['batch_size'], image_size or proto['image_size']
+    rows, wide = _map_rows(smap), dict(description_width='initial')
+    # the measured map
+    caption = widgets.HTML(_map_caption(smap))
+    png = _png(plot_strategy_map(rows).figure) if len(rows) and show_map else b''
+    map_image = widgets.Image(value=png, format='png', layout=widgets.Layout(max_width='900px'))
+    map_image.add_class('medcnn-map')
+    # the sliders and the answer
+    n_images = widgets.FloatLogSlider(value=300, base=10, min=1, max=5, step=0.05, description='labelled images', readout_format='.0f',
+                                      continuous_update=False, style=wide, layout=widgets.Layout(width='430px'))
+    similarity = widgets.FloatSlider(value=0.5, min=0, max=1, step=0.05, description='similarity to ImageNet', readout_format='.2f',
+                                     continuous_update=False, style=wide, layout=widgets.Layout(width='430px'))
+    text, settings = widgets.HTML(), widgets.HTML()
+    text.add_class('medcnn-recommendation')
+    diagram = widgets.Image(format='png', layout=widgets.Layout(max_width='760px'))
+    diagrams = {}
+    # measuring the data
+    measure = widgets.Button(description='measure the sample data' if dls is None else 'measure my data', icon='ruler',
+                             layout=widgets.Layout(width='auto'))
+    measured = widgets.HTML()
+    # the live run
+    strategy = widgets.Dropdown(options=list(STRATEGIES), description='strategy')
+    size = widgets.Dropdown(options=[('50', 50), ('200', 200), ('all of the pool', 'all')], value=50, description='training images', style=wide)
+    train = widgets.Button(description='Train', icon='play', button_style='primary')
+    progress = widgets.IntProgress(value=0, min=0, max=steps, description='steps', layout=widgets.Layout(width='300px'))
+    status, results_table = widgets.HTML(), widgets.HTML()
+    status.add_class('medcnn-status'); results_table.add_class('medcnn-results')
+    where = 'the embedded chest samples' if data is None else 'your data'
+    box = widgets.VBox(([widgets.HTML("<h3>The measured map</h3>"), map_image] if png else []) + [caption,
+        widgets.HTML("<h3>Your data set</h3>"), widgets.HBox([n_images, similarity]),
+        widgets.HBox([widgets.VBox([text, settings], layout=widgets.Layout(width='46%', margin='0 16px 0 0')), diagram]),
+        widgets.HBox([measure]), measured,
+        widgets.HTML(f"<h3>A live run</h3><p>Trains the chosen strategy on {where} with the map's protocol ({image_size}-px images, "
+                     f"at most {steps} optimiser steps of batch {bs}, early-stopped on validation AUC), then tests it.</p>"),
+        widgets.HBox([strategy, size, train]), widgets.HBox([progress, status]), results_table])
+    box.n_images, box.similarity, box.text, box.settings, box.diagram, box.map, box.caption = n_images, similarity, text, settings, diagram, map_image, caption
+    box.measure, box.measured, box.strategy, box.size, box.train = measure, measured, strategy, size, train
+    box.progress, box.status, box.results_table, box.strategy_map = progress, status, results_table, smap
+    box.results = pd.DataFrame(columns=['strategy', 'size', 'training images', 'seed', 'test AUC', 'balanced accuracy', 'seconds',
+                                        'map cell', 'map: test AUC', 'map: balanced accuracy', 'map: seconds'])
+    state = dict(dls=dls, lab=None, lab_similarity=None)
 
     def update(*_):
-        rec = recommend(int(round(n_images.value)), similarity.value)
+        rec = recommend(int(round(n_images.value)), float(similarity.value))
         box.recommendation = rec
-        text.value = (f"<p><b>{rec.strategy}</b> ({rec.size_class} data set, {rec.similarity_class} to ImageNet). "
-                      f"{rec.reason}<br><small>{', '.join(f'{k}={v}' for k,v in rec.settings.items())}</small></p>")
-        diagram.clear_output(wait=True)
-        with diagram:
-            ax = plot_strategies(arch, highlight=rec.strategy); plt.show(); plt.close(ax.figure)
+        # the live run starts from the recommendation; set before the text, so a strategy chosen once the text shows is kept
+        if not train.disabled: strategy.value = rec.strategy
+        text.value = (f"<div style='font-size:1.15em'>Recommended: <b>{rec.strategy}</b></div>"
+                      f"<div style='color:#555'>{html.escape(STRATEGIES[rec.strategy].description)}</div><ul style='margin:4px 0;padding-left:18px'>"
+                      f"<li>The review's category: <b>{html.escape(rec.category)}</b>; the review's rule says <b>{rec.review_strategy}</b>.</li>"
+                      f"<li>Measured: {html.escape(rec.evidence) if rec.evidence else 'no measured cell near here.'}</li>"
+                      f"<li>Why: {html.escape(rec.reason)}</li></ul>")
+        settings.value = _settings_html(rec.settings)
+        if rec.strategy not in diagrams: diagrams[rec.strategy] = _png(plot_strategies(arch, highlight=rec.strategy).figure, dpi=90)
+        if diagram.value != diagrams[rec.strategy]: diagram.value = diagrams[rec.strategy]
+
+    def measure_data():
+        if state['dls'] is None:
+            from medcnn_tl.data import get_dls
+            state['dls'] = get_dls(samples_path(DEMO_SAMPLES), size=DEMO_SIZE, bs=16, seed=seed, show_progress=False)
+        d = state['dls']
+        return d, domain_similarity(d, arch), estimate_transferability(d, arch)
 
     def on_measure(_):
-        text.value = "<p>measuring: batch-norm statistics vs ImageNet's (no labels), then frozen features vs pixels ...</p>"
-        d = _data()
-        sim, est = domain_similarity(d, arch), estimate_transferability(d, arch)
-        box.estimate = (sim, est)
+        measure.disabled = True
+        measured.value = ("<p>measuring: the images through the pretrained network's batch-norm layers (no labels), then frozen "
+                          "features against raw pixels at telling the labels apart ...</p>")
+        try: d, sim, est = measure_data()
+        except Exception as e: measured.value = _problem_line('could not measure the data', e); return
+        finally: measure.disabled = False
+        box.measurement = (sim, est)
         n_images.value, similarity.value = len(d.train_ds), round(sim.similarity, 2)
-        update(); text.value += f"<p><small>{sim}<br>{est}</small></p>"
+        t = (f"<b>transferability {est.transferability:.2f}</b>: how much better frozen ImageNet features separate these labels than raw "
+             f"pixels do (0.5 = no better, 1 = far better); it needs the labels, and says whether pretraining helps this task."
+             if est.informative else f"<b>transferability cannot be told here</b>: {html.escape(str(est))}.")
+        measured.value = (f"<p><b>domain similarity {sim.similarity:.2f}</b>: how close these images are to the ImageNet photographs "
+                          f"the network learned from (0 = unlike them, 1 = like them), read from its batch-norm statistics without any "
+                          f"label; it is now on the similarity slider, and the {len(d.train_ds)} training images on the other.</p><p>{t}</p>"
+                          f"<p><small>{html.escape(str(sim))}; {html.escape(str(est))}</small></p>")
 
-    def on_run(_):
-        d, rec = _data(), box.recommendation
-        text.value += f"<p>training {rec.strategy} for {epochs} epoch(s) ...</p>"
-        t0 = time.perf_counter()
-        learn = medical_learner(d, arch, rec.strategy, seed=seed).fit_strategy(epochs, progress=False)
-        r = evaluate(learn, state['test_dl']); m = r.get('test', r['valid'])
-        row = dict(run='run it', strategy=rec.strategy, trainable_params=trainable_params(learn.model),
-                   seconds=round(time.perf_counter()-t0, 1), **{k: round(m[k], 3) for k in METRIC_COLUMNS})
-        box.results = pd.concat([box.results, pd.DataFrame([row])], ignore_index=True)
-        results_out.clear_output(wait=True)
-        with results_out: display(box.results)
+    def lab_pool():
+        if state['lab'] is None:
+            state['lab'] = lab_data(samples_path(DEMO_SAMPLES) if data is None else data, size=image_size)
+            state['lab_similarity'] = domain_similarity(state['lab'].x, arch, seed=0).similarity   # as the map measures its data sets
+        return state['lab']
+
+    def on_train(_):
+        name, sz = strategy.value, size.value
+        train.disabled, progress.value, progress.bar_style = True, 0, ''
+        try:
+            status.value = f"loading {where} ..."
+            lab = lab_pool()
+            repeat = int(((box.results.strategy == name) & (box.results['size'] == str(sz))).sum())
+            run_seed, n_size = seed + repeat, None if sz == 'all' else sz
+            n = len(lab_split(lab, n_size, run_seed)[0])
+            status.value = f"training {name} on {n} images (at most {steps} steps) ..."
+            progress.max = steps
+            r = lab_run(lab, name, n_size, run_seed, steps=steps, bs=bs, arch=arch, on_step=lambda i, _: setattr(progress, 'value', i))
+        except Exception as e:
+            progress.bar_style = 'danger'
+            status.value = _problem_line(f"{name} on {sz} images could not be trained", e); return
+        finally: train.disabled = False
+        progress.value, progress.bar_style = r['steps'], 'success'
+        cell = _nearest_map_row(rows, name, r['n_train'], state['lab_similarity'])
+        label = f"{name}, {sz} images" + (f" (run {repeat + 1}, seed {run_seed})" if repeat else '')
+        row = {'strategy': name, 'size': str(sz), 'training images': r['n_train'], 'seed': run_seed,
+               'test AUC': round(r['test_auc'], 3), 'balanced accuracy': round(r['test_balanced_accuracy'], 3), 'seconds': round(r['seconds'], 1),
+               'map cell': f"{cell['data']}, {cell['size']} images" if cell else 'none near',
+               **{f'map: {k}': _map_interval(cell, m) if cell else '–'
+                  for k, m in (('test AUC', 'test_auc'), ('balanced accuracy', 'test_balanced_accuracy'), ('seconds', 'seconds'))}}
+        box.results = pd.concat([box.results, pd.DataFrame([row], index=[label])]) if len(box.results) else pd.DataFrame([row], index=[label])
+        results_table.value = _results_html(box.results)
+        stopped = f", early-stopped at step {r['steps']} of {steps}" if r['steps'] < steps else ''
+        status.value = (f"{name} on {r['n_train']} images: test AUC <b>{r['test_auc']:.3f}</b>, balanced accuracy "
+                        f"<b>{r['test_balanced_accuracy']:.3f}</b> on {r['n_test']} test images ({r['seconds']:.1f} s{stopped}).")
 
     n_images.observe(update, 'value'); similarity.observe(update, 'value')
-    measure.on_click(on_measure); run.on_click(on_run)
+    measure.on_click(on_measure); train.on_click(on_train)
     update()
     return box
 

@@ -271,14 +271,42 @@ def test_model_lab_predicts_explains_and_round_trips_an_upload(serve, page, tmp_
     log = s.log_path.read_text()
     for planted in ('Plantedname', 'Zelda', 'MRN55501234', '19420317'): assert planted not in log, planted
 
-def test_strategy_selector_renders_and_follows_its_sliders(serve, page):
-    "A light check of the strategy selector (its owner, the strategy-lab work, extends it with its live run)."
-    from medcnn_tl.transfer import STRATEGIES
+def test_strategy_selector_shows_the_map_follows_its_sliders_and_trains_live(serve, page):
+    "The shipped map at load (no training), the recommendation following the similarity slider as `recommend` says, the title once, and one live run."
+    from medcnn_tl.selector import recommend
     s = serve('strategy_selector')
     open_dashboard(page, s, 'Which transfer-learning strategy?')
-    page.wait_for_function("(names) => names.some(n => document.body.innerText.includes(n))", arg=list(STRATEGIES), timeout=300_000)
-    before = page.inner_text('body')
+    recommendation = lambda: page.locator('.medcnn-recommendation').inner_text()
+    wait_text(page, 'Recommended:', timeout=300_000)
+    page.wait_for_function("() => { const i = document.querySelector('img.medcnn-map'); return i && i.naturalWidth > 200; }", timeout=120_000)
+    body = page.inner_text('body')
+    assert body.count('Which transfer-learning strategy?') == 1                 # the dashboard's title; the widget adds none
+    assert 'python benchmarks/strategy_map.py' in body and 'optimiser steps' in body   # the map's caption: protocol and command
+    assert 'learning rate' in body and 'trained_fraction' not in body           # the settings as a table, not k=v
+    first = recommend(300, 0.5).strategy                                         # the sliders start at 300 images, similarity 0.5
+    assert f"Recommended: {first}" in recommendation()
+    presses = next(k for k in range(1, 11) if recommend(300, round(0.5 - 0.05*k, 2)).strategy != first)
+    expected = recommend(300, round(0.5 - 0.05*presses, 2))
     h = slider(page, 'similarity'); h.focus()
-    for _ in range(8): h.press('ArrowLeft')
-    page.wait_for_function("(old) => document.body.innerText !== old", arg=before, timeout=120_000)
+    for _ in range(presses): h.press('ArrowLeft')
+    page.wait_for_function("(t) => document.querySelector('.medcnn-recommendation').innerText.includes(t)",
+                           arg=f"Recommended: {expected.strategy}", timeout=120_000)
+    assert expected.category in recommendation()
+    # a live run: the cheapest, frozen_base on 50 images
+    select(page, 'strategy').select_option('frozen_base')
+    select(page, 'training images').select_option(label='50')
+    button = page.locator('button', has_text='Train').first
+    page.evaluate("""() => { window.statusSeen = []; const el = document.querySelector('.medcnn-status');
+        const train = [...document.querySelectorAll('button')].find(b => b.innerText.includes('Train'));
+        new MutationObserver(() => window.statusSeen.push([el.innerText, train.disabled]))
+            .observe(el, {childList: true, subtree: true, characterData: true}); }""")   # the run can be over in a second
+    button.click()
+    page.wait_for_function("() => document.querySelector('.medcnn-results').innerText.includes('frozen_base, 50 images')"
+                           " || document.querySelector('.medcnn-status').innerText.includes('could not')", timeout=600_000)
+    assert 'frozen_base, 50 images' in page.locator('.medcnn-results').inner_text(), page.locator('.medcnn-status').inner_text()
+    seen = page.evaluate("() => window.statusSeen")
+    assert any(text.startswith('training frozen_base on 50 images') and disabled for text, disabled in seen), seen
+    status = page.locator('.medcnn-status').inner_text()
+    assert 'training' not in status and 'test AUC' in status, status      # the result replaces "training ..."
+    assert not button.is_disabled()
     no_errors_and_nothing_fetched_outside(page)
