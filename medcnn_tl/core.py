@@ -71,7 +71,7 @@ def check_positive_int(value, # the value given
 @dataclass
 class DeviceChoice:
     "The device picked and the reason, in words."
-    device: torch.device
+    device: object   # a `torch.device` (typed `object` so that `core` imports torch only when a function needs it)
     reason: str
     def __str__(self): return f"Using {self.device.type}: {self.reason}"
 
@@ -121,14 +121,14 @@ def device_report()->str:
     return str(pick_device())
 
 # %% ../nbs/00_core.ipynb #38c77fc4
-def _as_device(device)->torch.device:
+def _as_device(device):
     "A `torch.device` from a `DeviceChoice`, a name, a device, or `None` (what `pick_device` chooses)."
     import torch
     if device is None: return pick_device().device
     return device.device if isinstance(device, DeviceChoice) else torch.device(device)
 
 def amp_dtype(device=None # a `torch.device`, a `DeviceChoice`, a name like 'cuda', or `None` for `pick_device()`'s
-             )->torch.dtype|None:
+             ):
     "The mixed-precision dtype for `device`: `bfloat16` on CUDA GPUs of compute capability 8.0+, `float16` on older CUDA GPUs, `None` (float32) elsewhere."
     import torch
     d = _as_device(device)
