@@ -69,7 +69,23 @@ def preprocess(root: Path, path: Path) -> Path:
     refresh_quarto_yml()
     nbdev.doclinks._build_modidx()
     nbdev_sidebar.__wrapped__(path=cfg.nbs_path)
+    _only_docs_cells()
     return proc_nbs(path, n_workers=0, force=True)
+
+def _only_docs_cells():
+    """Make nbdev's docs step run only what `show_doc` needs: exported cells, `show_doc` cells and cells of imports alone.
+    nbdev also runs any cell that contains an import somewhere, so a test cell with an import inside fails there on
+    names the skipped cells define. Those cells' outputs come from the executed copy (`execute_all`) instead."""
+    import ast, nbdev.processors as P
+    if getattr(P._do_eval, 'medcnn_docs', False): return
+    original = P._do_eval
+    def do_eval(cell):
+        if not original(cell): return None
+        trees = cell.parsed_()
+        if cell.directives_.keys() & {'export', 'exports', 'exporti', 'exec_doc'} or P._show_docs(trees): return True
+        return all(isinstance(t, (ast.Import, ast.ImportFrom)) for t in trees) or None
+    do_eval.medcnn_docs = True
+    P._do_eval = do_eval
 
 _CELL_KEYS = {'cell_type', 'id', 'metadata', 'source', 'outputs', 'execution_count', 'attachments'}
 
