@@ -85,7 +85,11 @@ def _cmd_recommend(args):
         if n is None: n = int((df['split'].fillna('train') == 'train').sum())
         if sim is None:
             from medcnn_tl.transfer import domain_similarity
-            ds = domain_similarity(args.data)
+            src = args.data   # a folder or an .npz is read as it is; a CSV lists its images, so it goes through get_dls
+            if Path(src).suffix.lower() == '.csv':
+                from medcnn_tl.data import get_dls
+                src = get_dls(src, show_progress=False)
+            ds = domain_similarity(src)
             sim = ds.similarity
             print(f"Measured on {args.data}: {n} training images; {ds}")
     print(recommend(n, sim))

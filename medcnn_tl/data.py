@@ -20,6 +20,7 @@ with quiet_notices():   # fastai's import-time notices are for its maintainers, 
     from fastai.torch_core import TensorImage, TensorCategory
     from fastai.vision.augment import aug_transforms
 from .dicom import read_dicom, window_image, is_dicom_file, DICOM_EXTS
+_all_ = ['DICOM_EXTS']   # defined in dicom (the CLI reads DICOM files without this module); still part of data's API
 
 # %% auto #0
 __all__ = ['IMAGE_EXTS', 'MAX_PIXELS', 'MAX_CLASSES', 'IN_MEMORY_BYTES', 'MEMORY_SHARE', 'SPLIT_NAMES', 'LABEL_FILES',
@@ -27,7 +28,7 @@ __all__ = ['IMAGE_EXTS', 'MAX_PIXELS', 'MAX_CLASSES', 'IN_MEMORY_BYTES', 'MEMORY
            'npz_arrays', 'NpzImages', 'read_source', 'patient_split', 'check_leakage', 'StoredImage', 'RowLabel',
            'ToChannels', 'get_dls', 'MedDataLoaders', 'get_test_dl', 'download_medmnist', 'dataset_summary',
            'plot_summary', 'inspect_path', 'TensorImageDataset', 'n_channels', 'plain_train_dl', 'tensor_dls',
-           'toy_images']
+           'toy_images', 'DICOM_EXTS']
 
 # %% ../nbs/04_data.ipynb #37fcf378
 IMAGE_EXTS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.gif', '.webp')

@@ -458,7 +458,9 @@ def _as_images(images_or_dls, max_images:int, seed:int)->torch.Tensor:
         if isinstance(a, list):
             a = [np.asarray(i) for i in a]
             return torch.cat([_as_images(i[None], 1, seed) for i in a])
-        x = torch.as_tensor(np.asarray(a) if not torch.is_tensor(a) else a)
+        if not torch.is_tensor(a):
+            a = np.asarray(a); a = a if a.flags.writeable else a.copy()   # torch warns on read-only arrays (decoded images can be)
+        x = torch.as_tensor(a)
         if x.ndim == 2: x = x[None]
         if x.ndim == 3: x = x[:, None]
         elif x.shape[-1] in (1, 3, 4) and x.shape[1] not in (1, 3, 4): x = x.permute(0, 3, 1, 2)

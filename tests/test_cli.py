@@ -33,6 +33,18 @@ def test_recommend_help_says_how_to_get_the_similarity():
     r = run('recommend', '--help')
     assert r.returncode == 0 and 'domain_similarity' in r.stdout and 'DATA' in r.stdout
 
+def test_recommend_measures_a_data_set_when_given_one():
+    import re
+    from medcnn_tl.core import samples_path
+    from medcnn_tl.selector import recommend
+    from medcnn_tl.data import read_source
+    csv = samples_path('chest_phantom')/'labels.csv'
+    r = run('recommend', str(csv))
+    assert r.returncode == 0 and r.stderr.strip() == '', r.stderr[-2000:]
+    n = int((read_source(csv).split == 'train').sum())                  # the training images, counted independently
+    sim = float(re.search(r'domain similarity (\d\.\d+)', r.stdout).group(1))
+    assert f"{n} training images" in r.stdout and f"Recommended strategy: {recommend(n, sim).strategy}" in r.stdout
+
 def test_recommend_answers_what_the_selector_says():
     from medcnn_tl.selector import recommend
     r = run('recommend', '--n-images', '300', '--similarity', '0.2')
