@@ -3,7 +3,8 @@
 
 Usage:
   python benchmarks/accelerators.py --data pneumoniamnist.npz [--size 64] [--bs 64] [--n-train 2000] [--epochs 3]
-         [--target-auc 0.95] [--devices cpu,cuda] [--threads N] [--out benchmarks/results/accelerators.json]
+         [--target-auc 0.95] [--devices cpu,cuda] [--precision auto|fp32|bf16|fp16] [--channels-last true|false]
+         [--threads N] [--out benchmarks/results/accelerators.json]
   python benchmarks/accelerators.py --quick        # CI-sized: synthetic stripes, 32 px, one epoch (under a minute on a CPU)
 
 Both sides train EfficientNet-Lite0 (`train_entire`, ImageNet weights, fastai head, AdamW, one-cycle) from the same
@@ -11,9 +12,10 @@ in-memory tensors (train and validation splits of the `.npz`, enlarged to `--siz
 The plain loop is the textbook one: data already on the device, a random permutation per epoch, `model(x)`, loss,
 backward, step; with `torch.autocast` (bf16 on CUDA GPUs of compute capability 8.0+, fp16 + `GradScaler` on older ones,
 float32 on CPU/MPS) and channels-last on CUDA, i.e. what `medical_learner` does by default on that device.
-Measured per device:
+A few warm-up steps run first, so that neither side pays the device's start-up. Measured per device:
 - training images/s: median over epochs 2.. of the training phase only (epoch 1 is the warm-up: cuDNN autotuning, allocations);
-- inference images/s over the validation set (median of 3, interleaved);
+- inference images/s over every image (train + valid; median of 3, interleaved): fastai's `get_preds` and the library's
+  `predict_plain` (what `train_source` and the lab use) on the learner's model, against the plain loop;
 - time to the target validation AUC: wall time of training plus the per-epoch evaluation until the validation AUC
   first reaches `--target-auc` (null if it never does within `--epochs`).
 On an XLA device (TPU) fastai does not run; the plain side uses the library's `train_plain`/`predict_plain`.
@@ -59,7 +61,8 @@ def run_fastai(dev, xt, yt, xv, yv, a):
     from medcnn_tl.data import tensor_dls
     from medcnn_tl.learner import medical_learner
     dls = tensor_dls(xt, yt, valid=(xv, yv), bs=a.bs, device=dev)
-    learn = medical_learner(dls, 'efficientnet_lite0', 'train_entire', seed=0, device=dev)
+    learn = medical_learner(dls, 'efficientnet_lite0', 'train_entire', seed=0, device=dev, precision=a.precision,
+                            channels_last=a.channels_last)
     log = dict(train_s=[], epoch_end=[], auc=[])
     class Clock(Callback):
         order = 100
@@ -76,10 +79,10 @@ def run_fastai(dev, xt, yt, xv, yv, a):
                        precision=learn.config['precision'], channels_last=learn.config['channels_last'])
 
 def run_plain(dev, xt, yt, xv, yv, a):
-    from medcnn_tl.core import set_seed, amp_dtype, channels_last_default
+    from medcnn_tl.core import set_seed
     from medcnn_tl.transfer import transfer_model, apply_strategy
     set_seed(0)
-    amp, cl = amp_dtype(dev), channels_last_default(dev)
+    amp, cl = settings(dev, a)
     model = transfer_model('efficientnet_lite0', 2); apply_strategy(model, 'train_entire')
     model.to(dev)
     if cl: model.to(memory_format=torch.channels_last)
@@ -117,11 +120,32 @@ def predict(model, XV, bs, amp, dev):
         if dev.type == 'xla': _sync(dev)
     return torch.cat(out).cpu().numpy()
 
+def settings(dev, a):
+    "The autocast dtype (`None`: float32) and channels-last flag that `medical_learner` uses on `dev` with `--precision`/`--channels-last`."
+    from medcnn_tl.core import channels_last_default
+    from medcnn_tl.learner import _amp_for
+    return _amp_for(a.precision, dev), channels_last_default(dev) if a.channels_last is None else a.channels_last
+
+def warmup(dev, xt, yt, a, steps=5):
+    "A few training steps of a throwaway model with the benchmark's shapes and settings, so that neither side pays the device's start-up (CUDA context, cuDNN, kernel loading)."
+    from medcnn_tl.transfer import transfer_model, apply_strategy
+    amp, cl = settings(dev, a)
+    m = transfer_model('efficientnet_lite0', 2); apply_strategy(m, 'train_entire'); m.to(dev)
+    if cl: m.to(memory_format=torch.channels_last)
+    opt = torch.optim.AdamW(m.parameters(), lr=1e-4)
+    x, y = xt[:a.bs].to(dev), yt[:a.bs].to(dev)
+    if cl: x = x.contiguous(memory_format=torch.channels_last)
+    for _ in range(steps):
+        with torch.autocast(dev.type, dtype=amp) if amp is not None else torch.autocast('cpu', enabled=False):
+            loss = nn.functional.cross_entropy(m(x), y)
+        loss.backward(); opt.step(); opt.zero_grad()
+    _sync(dev)
+
 def time_to(auc_per_epoch, elapsed, target):
     return next((round(t, 2) for v, t in zip(auc_per_epoch, elapsed) if v >= target), None)
 
 def bench_device(dev, data, a):
-    from medcnn_tl.core import device_name, amp_dtype, channels_last_default
+    from medcnn_tl.core import device_name
     xt, yt, xv, yv = data
     row = dict(device=str(dev), device_name=device_name(dev))
     if dev.type == 'xla':
@@ -141,25 +165,32 @@ def bench_device(dev, data, a):
         row['plain']['median_train_img_s'] = statistics.median(times[1:] or times)
         row['plain']['time_to_target_s'] = time_to(aucs, el, a.target_auc)
         return row
+    warmup(dev, xt, yt, a)
     learn, fa = run_fastai(dev, xt, yt, xv, yv, a)
     model, pl = run_plain(dev, xt, yt, xv, yv, a)
-    # inference, interleaved: fastai's get_preds vs the plain loop over the same validation tensors
+    # inference, interleaved, over every image (train + valid, so that fixed per-call costs do not dominate):
+    # fastai's get_preds, the library's predict_plain on the learner's model, and the plain loop
     from medcnn_tl.data import tensor_dls
-    vdl = learn.dls.valid
-    amp = amp_dtype(dev); XV = xv.to(dev)
-    if channels_last_default(dev): XV = XV.contiguous(memory_format=torch.channels_last)
-    fi, pi = [], []
+    from medcnn_tl.learner import predict_plain
+    xa, ya = torch.cat([xt, xv]), torch.cat([yt, yv])
+    idl = tensor_dls(xt[:a.bs], yt[:a.bs], valid=(xa, ya), bs=a.bs, device=dev).valid
+    amp, cl = settings(dev, a); XA = xa.to(dev)
+    if cl: XA = XA.contiguous(memory_format=torch.channels_last)
+    fi, li, pi = [], [], []
     for r in range(3):
         _sync(dev); t = time.perf_counter()
-        with learn.no_bar(): learn.get_preds(dl=vdl)
-        _sync(dev); fi.append(len(yv)/(time.perf_counter() - t))
-        _sync(dev); t = time.perf_counter(); predict(model, XV, a.bs*2, amp, dev); _sync(dev); pi.append(len(yv)/(time.perf_counter() - t))
+        with learn.no_bar(): learn.get_preds(dl=idl)
+        _sync(dev); fi.append(len(ya)/(time.perf_counter() - t))
+        _sync(dev); t = time.perf_counter(); predict_plain(learn.model, idl, precision=a.precision); _sync(dev); li.append(len(ya)/(time.perf_counter() - t))
+        _sync(dev); t = time.perf_counter(); predict(model, XA, a.bs*2, amp, dev); _sync(dev); pi.append(len(ya)/(time.perf_counter() - t))
+    fa['predict_plain_infer_img_s'] = li; fa['median_predict_plain_infer_img_s'] = statistics.median(li)
     for d, inf in ((fa, fi), (pl, pi)):
         d['median_train_img_s'] = statistics.median(d['train_img_s'][1:] or d['train_img_s'])
         d['infer_img_s'] = inf; d['median_infer_img_s'] = statistics.median(inf)
         d['time_to_target_s'] = time_to(d['auc_per_epoch'], d['elapsed_per_epoch'], a.target_auc)
     row.update(fastai=fa, plain=pl, ratio_train=fa['median_train_img_s']/pl['median_train_img_s'],
-               ratio_infer=fa['median_infer_img_s']/pl['median_infer_img_s'])
+               ratio_infer=fa['median_infer_img_s']/pl['median_infer_img_s'],
+               ratio_infer_predict_plain=fa['median_predict_plain_infer_img_s']/pl['median_infer_img_s'], n_infer=len(ya))
     return row
 
 def main(argv=None):
@@ -170,6 +201,10 @@ def main(argv=None):
     p.add_argument('--epochs', type=int, default=3); p.add_argument('--target-auc', type=float, default=0.95)
     p.add_argument('--devices', default=None, help="comma-separated, e.g. 'cpu,cuda' (default: cpu and pick_device()'s)")
     p.add_argument('--threads', type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument('--precision', default='auto', choices=['auto', 'fp32', 'bf16', 'fp16'],
+                   help="both sides (default auto: bf16/fp16 mixed precision on CUDA, fp32 elsewhere)")
+    p.add_argument('--channels-last', default=None, type=lambda v: v.lower() in ('1', 'true', 'yes', 'on'),
+                   help='true/false for both sides (default: on CUDA only)')
     p.add_argument('--quick', action='store_true', help='CI-sized run: synthetic data, 32 px, 2 epochs of 128 images')
     p.add_argument('--out', default=str(Path(__file__).parent/'results'/'accelerators.json'))
     a = p.parse_args(argv)
@@ -189,8 +224,9 @@ def main(argv=None):
             d = r.get(side)
             if d: print(f"  {side:6s} train {d['median_train_img_s']:8.1f} img/s  infer {d.get('median_infer_img_s', float('nan')):8.1f} img/s  "
                         f"AUC by epoch {np.round(d['auc_per_epoch'], 3).tolist()}  time to AUC {a.target_auc}: {d['time_to_target_s']} s", flush=True)
-        if 'ratio_train' in r: print(f"  ratio medical_learner / plain: train {r['ratio_train']:.3f}, inference {r['ratio_infer']:.3f}")
-    res = dict(benchmark='accelerators', data=name, size=a.size, bs=a.bs, n_train=len(yt), n_valid=len(yv), epochs=a.epochs,
+        if 'ratio_train' in r: print(f"  ratio medical_learner / plain: train {r['ratio_train']:.3f}, inference: fastai get_preds "
+                                     f"{r['ratio_infer']:.3f}, predict_plain {r['ratio_infer_predict_plain']:.3f} ({r['n_infer']} images)")
+    res = dict(benchmark='accelerators', data=name, size=a.size, bs=a.bs, precision_arg=a.precision, channels_last_arg=a.channels_last, n_train=len(yt), n_valid=len(yv), epochs=a.epochs,
                target_auc=a.target_auc, quick=a.quick, results=rows, torch=torch.__version__, python=platform.python_version(),
                threads=torch.get_num_threads(), cpus=os.cpu_count(), loadavg=os.getloadavg(),
                note='ratio = medical_learner / plain loop with the same precision and memory layout on that device; '

@@ -7,6 +7,7 @@ tensors for one epoch per repetition, interleaved A/B/A/B so that load from othe
 training phase is timed (fastai: from `before_train` to `after_train` of each epoch, i.e. batches from `tensor_dls`,
 forward, loss, backward, optimiser step and callbacks; plain loop: a torch `DataLoader` over a `TensorDataset`, the
 same model step). The reported number is images per second; the ratio is median(fastai) / median(plain).
+It also counts the PyTorch operations each side dispatches per training step (torch.profiler).
 Threads default to torch's choice (the target, >= 0.9, holds there, not only with one thread).
 """
 import argparse, json, platform, statistics, time, os
@@ -35,6 +36,26 @@ def plain_epoch(model, opt, x, y, bs, gen):
         loss.backward(); opt.step(); opt.zero_grad()
         n += len(yb)
     return n, time.perf_counter() - t0
+
+def aten_ops_per_step(learn, model, opt, xt, yt, bs, steps=3):
+    "PyTorch operations dispatched per training step (torch.profiler, CPU): medical_learner's step and the plain loop's."
+    from torch.profiler import profile, ProfilerActivity
+    from fastai.callback.core import CancelFitException
+    class Stop(Callback):
+        order = 100
+        def after_batch(self):
+            self.k = getattr(self, 'k', 0) + 1
+            if self.k >= steps: raise CancelFitException()
+    def count(fn):
+        with profile(activities=[ProfilerActivity.CPU]) as prof: fn()
+        return sum(e.count for e in prof.key_averages() if e.key.startswith('aten::'))/steps
+    def fa():
+        with learn.no_bar(), learn.no_logging(): learn.fit(1, cbs=[Stop()])
+    def pl():
+        loss_fn = nn.CrossEntropyLoss()
+        for i in range(steps):
+            loss = loss_fn(model(xt[i*bs:(i+1)*bs]), yt[i*bs:(i+1)*bs]); loss.backward(); opt.step(); opt.zero_grad()
+    return count(fa), count(pl)
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -66,7 +87,13 @@ def main():
         n, t = plain_epoch(model, opt, xt, yt, a.bs, gen)
         pl.append(n / t)
         print(f"rep {r}: medical_learner {fa[-1]:.1f} img/s, plain loop {pl[-1]:.1f} img/s")
+    ops_fa, ops_pl = aten_ops_per_step(learn, model, opt, xt, yt, a.bs)
+    print(f"aten operations per training step: medical_learner {ops_fa:.0f}, plain loop {ops_pl:.0f}")
     res = dict(benchmark='learner_overhead', size=a.size, bs=a.bs, n_train=n_train, reps=a.reps,
+               aten_ops_per_step_medical_learner=ops_fa, aten_ops_per_step_plain=ops_pl,
+               aten_ops_note='operations PyTorch dispatches per training step (torch.profiler, CPU, float32, single-tensor '
+                             'AdamW on the CPU): on a GPU each is at least one kernel launch, so where the GPU work per step is '
+                             'small (small images, small batches) their count, not the GPU, sets the speed',
                medical_learner_img_s=fa, plain_loop_img_s=pl,
                median_medical_learner_img_s=statistics.median(fa), median_plain_img_s=statistics.median(pl),
                ratio=statistics.median(fa)/statistics.median(pl), target_ratio=0.9,

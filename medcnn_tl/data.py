@@ -26,9 +26,9 @@ _all_ = ['DICOM_EXTS']   # defined in dicom (the CLI reads DICOM files without t
 __all__ = ['IMAGE_EXTS', 'MAX_PIXELS', 'MAX_CLASSES', 'IN_MEMORY_BYTES', 'MEMORY_SHARE', 'SPLIT_NAMES', 'LABEL_FILES',
            'IMAGENET_STATS', 'VOLUME_MODES', 'available_memory', 'check_memory', 'load_image', 'pseudonym',
            'npz_arrays', 'NpzImages', 'read_source', 'patient_split', 'check_leakage', 'StoredImage', 'RowLabel',
-           'ToChannels', 'get_dls', 'MedDataLoaders', 'get_test_dl', 'download_medmnist', 'dataset_summary',
-           'plot_summary', 'inspect_path', 'TensorImageDataset', 'n_channels', 'plain_train_dl', 'tensor_dls',
-           'toy_images', 'DICOM_EXTS']
+           'ToChannels', 'BatchAugment', 'get_dls', 'MedDataLoaders', 'get_test_dl', 'download_medmnist',
+           'dataset_summary', 'plot_summary', 'inspect_path', 'TensorImageDataset', 'n_channels', 'plain_train_dl',
+           'tensor_dls', 'toy_images', 'DICOM_EXTS']
 
 # %% ../nbs/04_data.ipynb #37fcf378
 IMAGE_EXTS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.gif', '.webp')
@@ -660,16 +660,65 @@ class ToChannels(Transform):
         y = (x.float() * torch.tensor([0.299, 0.587, 0.114], device=x.device).view(1, 3, 1, 1)).sum(1, keepdim=True)
         return TensorImage(y.round().to(torch.uint8))
 
+# %% ../nbs/04_data.ipynb #8c57d62c
+class BatchAugment(Transform):
+    "Random flip, rotation, zoom, brightness and contrast of a training batch, drawn as fastai's `aug_transforms` draws them, in plain tensor ops on the batch's device."
+    order, split_idx = 30, 0     # after `IntToFloatTensor`, before `Normalize`; training batches only
+    def __init__(self, do_flip:bool=True, max_rotate:float=10., min_zoom:float=1., max_zoom:float=1.1, max_lighting:float=0.2,
+                 p_affine:float=0.75, p_lighting:float=0.75, pad_mode:str='zeros', mode:str='bilinear', align_corners:bool=True):
+        super().__init__(); store_attr()
+
+    @staticmethod
+    def affine(flip, deg, zoom, col, row, h:int=1, w:int=1):
+        "The `(N, 2, 3)` sampling matrices of fastai's Flip @ Rotate @ Zoom for flip signs (+-1), angles (degrees), zooms and zoom centres (0..1)."
+        th = deg*math.pi/180; c, s, z = th.cos(), th.sin(), 1/zoom
+        tx, ty = (1 - z)*(2*col - 1), (1 - z)*(2*row - 1)
+        r0 = torch.stack([flip*c*z, flip*s*z*h/w, flip*(c*tx + s*ty)], 1)
+        r1 = torch.stack([-s*z*w/h, c*z, -s*tx + c*ty], 1)
+        return torch.stack([r0, r1], 1)
+
+    @staticmethod
+    def lighting(x, brightness, contrast):
+        "fastai's `Brightness` then `Contrast`, in logit space: `sigmoid((logit(x) + logit(brightness)) * contrast)` per image."
+        logit = lambda t: -(1/t.clamp(1e-7, 1 - 1e-7) - 1).log()
+        return torch.sigmoid((logit(x) + logit(brightness).view(-1, 1, 1, 1))*contrast.view(-1, 1, 1, 1))
+
+    def encodes(self, x:TensorImage):
+        t = x.as_subclass(torch.Tensor); n, dev = len(t), t.device
+        rand = lambda: torch.rand(n, device=dev)
+        u = lambda lo, hi: torch.empty(n, device=dev).uniform_(lo, hi)
+        keep = lambda v, p, neutral: torch.where(rand() < p, v, torch.full_like(v, neutral))   # fastai's mask: drawn with probability p
+        if self.do_flip or self.max_rotate or self.max_zoom != 1 or self.min_zoom != 1:
+            flip = 1 - 2*(rand() < 0.5).float() if self.do_flip else torch.ones(n, device=dev)
+            deg = keep(u(-self.max_rotate, self.max_rotate), self.p_affine, 0.)
+            zoom = keep(u(self.min_zoom, self.max_zoom), self.p_affine, 1.)
+            theta = self.affine(flip, deg, zoom, rand(), rand(), *t.shape[-2:])
+            grid = torch.nn.functional.affine_grid(theta, list(t.shape), align_corners=self.align_corners)
+            t = torch.nn.functional.grid_sample(t, grid, mode=self.mode, padding_mode=self.pad_mode, align_corners=self.align_corners)
+        if self.max_lighting:
+            ml = self.max_lighting
+            b = keep(u(0.5*(1 - ml), 0.5*(1 + ml)), self.p_lighting, 0.5)
+            c = keep(u(math.log(1 - ml), -math.log(1 - ml)).exp(), self.p_lighting, 1.)
+            t = self.lighting(t, b, c)
+        return TensorImage(t)
+
+
 # %% ../nbs/04_data.ipynb #e81ffd7c
+_BATCH_AUG_KEYS = {'do_flip', 'max_rotate', 'min_zoom', 'max_zoom', 'max_lighting', 'max_warp', 'p_affine', 'p_lighting',
+                   'pad_mode', 'mode', 'align_corners'}
+
 def _batch_tfms(n_channels, augment, aug_kwargs=None):
     mean, std = IMAGENET_STATS if n_channels == 3 else ([float(np.mean(IMAGENET_STATS[0]))], [float(np.mean(IMAGENET_STATS[1]))])
     tfms = [ToChannels(n_channels), IntToFloatTensor()]
     if augment:
         kw = dict(do_flip=True, max_rotate=10., max_zoom=1.1, max_lighting=0.2, max_warp=0., p_affine=0.75, pad_mode='zeros')
         kw.update(aug_kwargs or {})
-        tfms += aug_transforms(**kw)
+        if set(kw) <= _BATCH_AUG_KEYS and not kw.get('max_warp'):
+            kw.pop('max_warp', None); tfms.append(BatchAugment(**kw))
+        else: tfms += aug_transforms(**kw)   # warping, vertical flips, crops, `mult`, ...: fastai's own transforms
     tfms.append(Normalize.from_stats(torch.tensor(mean), torch.tensor(std)))
     return tfms
+
 
 # %% ../nbs/04_data.ipynb #b2b35482
 def _prepare(source, valid_pct, seed, patient_re, allow_leakage, stratify=True, label_names=None, in_memory=None, cache=None):
@@ -710,7 +759,7 @@ def get_dls(source,                 # folder, CSV, MedMNIST `.npz`, DICOM folder
             patient_re:str=None,    # regex for patient ids in file names (folders without labels.csv)
             label_names:list=None,  # class names for a MedMNIST `.npz`
             allow_leakage:bool=False, # go on even when a patient is in two splits
-            aug_kwargs:dict=None,   # extra arguments for fastai's `aug_transforms`
+            aug_kwargs:dict=None,   # augmentation settings: `BatchAugment`'s, or fastai's `aug_transforms`' (e.g. `max_warp`)
             device=None,            # where batches go (default: `pick_device()`'s choice; the CPU on a TPU, which fastai does not drive)
             show_progress:bool=True,# progress bar while loading images into memory
             in_memory:bool=None,    # keep the resized images in memory; `None`: when they fit in `IN_MEMORY_BYTES`, else stream
@@ -787,11 +836,12 @@ class _TensorDL(TfmdDL):
         X, Y = getattr(self, '_X', None), getattr(self, '_Y', None)
         if X is None:
             yield from super().create_batches(samps); return
-        samps = list(samps)
-        for i in range(0, len(samps), self.bs):
-            b = samps[i:i + self.bs]
-            if self.drop_last and len(b) < self.bs: break
-            ix = torch.as_tensor(b, dtype=torch.long)
+        # the epoch's order goes to the device once: a CPU index per batch would be a host-to-device copy from pageable
+        # memory, which waits for the GPU to finish its queue (one synchronisation per batch)
+        idx = torch.as_tensor(list(samps), dtype=torch.long).to(X.device)
+        n = len(idx) - (len(idx) % self.bs if self.drop_last else 0)
+        for i in range(0, n, self.bs):
+            ix = idx[i:i + self.bs]
             yield (TensorImage(X[ix]), Y[ix])
 
 def _encode_labels(df, vocab, multi):

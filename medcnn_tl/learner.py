@@ -282,7 +282,7 @@ def predict_plain(model:nn.Module, # a trained network
         with torch.autocast(dev.type, dtype=amp) if amp is not None else contextlib.nullcontext():
             p = model(xb).float().softmax(1)
             if tta: p = (p + model(xb.flip(-1)).float().softmax(1))/2
-        if _on_xla(dev): _xla_sync()
-        ps.append(p.cpu()); ys.append(_plain(yb).cpu().view(-1))
-    model.train(was)
-    return torch.cat(ps).numpy(), torch.cat(ys).numpy().astype(int)
+        if _on_xla(dev): _xla_sync(); p = p.cpu()
+        ps.append(p); ys.append(_plain(yb).view(-1))
+    model.train(was)   # one device-to-host copy at the end: a copy per batch would make the CPU wait for the GPU each time
+    return torch.cat(ps).cpu().numpy(), torch.cat([y.cpu() for y in ys]).numpy().astype(int)

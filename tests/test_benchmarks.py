@@ -21,3 +21,48 @@ def test_accelerators_quick(tmp_path):
         assert all(0 <= v <= 1 for v in d['auc_per_epoch'])
     assert abs(cpu['ratio_train'] - cpu['fastai']['median_train_img_s']/cpu['plain']['median_train_img_s']) < 1e-9
     assert abs(cpu['ratio_infer'] - cpu['fastai']['median_infer_img_s']/cpu['plain']['median_infer_img_s']) < 1e-9
+
+def test_device_check_cpu(tmp_path):
+    "benchmarks/device_check.py on a machine without a GPU: everything on the CPU, in float32, NCHW, and it trains."
+    import os
+    out = tmp_path/'dc.json'
+    r = subprocess.run([sys.executable, str(ROOT/'benchmarks'/'device_check.py'), '--out', str(out)], capture_output=True, text=True,
+                       timeout=600, cwd=ROOT, env=dict(os.environ, MEDCNN_TL_DEVICE='cpu', OMP_NUM_THREADS='1'))
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-4000:]
+    res = json.loads(out.read_text())
+    assert res['picked'] == 'cpu' and res['all_ok'] and res['expected_precision'] == 'fp32'
+    row = res['rows'][0]
+    assert (row['entry'], row['dls_device'], row['batch_device'], row['model_device']) == ('tensor_dls', 'cpu', 'cpu', 'cpu')
+    assert row['precision'] == 'fp32' and row['channels_last'] is False and row['weights_changed'] and row['last_loss'] > 0
+
+def _bench_module(name):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(name, ROOT/'benchmarks'/f'{name}.py')
+    m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); return m
+
+def test_small_heldout_draw_is_a_stratified_partition():
+    "Each draw of benchmarks/small_heldout.py: train, val and test are disjoint, cover the pool, and keep the class shares."
+    import numpy as np
+    draw = _bench_module('small_heldout').draw
+    n_tr, n_va = 300, 60
+    ids = np.arange(n_tr + n_va)
+    imgs = np.zeros((len(ids), 4, 4), np.uint8); imgs[:, 0, 0], imgs[:, 0, 1] = ids // 256, ids % 256   # each image carries its id
+    y = (np.random.default_rng(0).random(len(ids)) < 0.3).astype(int)[:, None]
+    z = dict(train_images=imgs[:n_tr], train_labels=y[:n_tr], val_images=imgs[n_tr:], val_labels=y[n_tr:])
+    d = draw(z, 100, 20, seed=3)
+    got = {s: d[f'{s}_images'][:, 0, 0].astype(int)*256 + d[f'{s}_images'][:, 0, 1] for s in ('train', 'val', 'test')}
+    assert (len(got['train']), len(got['val']), len(got['test'])) == (100, 20, len(ids) - 120)
+    assert not (set(got['train']) & set(got['val'])) and not (set(got['train'] ) & set(got['test'])) and not (set(got['val']) & set(got['test']))
+    assert set(got['train']) | set(got['val']) | set(got['test']) == set(ids)
+    for s in ('train', 'val', 'test'): assert (d[f'{s}_labels'][:, 0] == y[got[s], 0]).all()   # labels travel with their images
+    assert abs(d['train_labels'].mean() - y.mean()) <= 1/100 + 1e-9
+    assert draw(z, 100, 20, seed=3)['train_images'].tobytes() == d['train_images'].tobytes()   # same seed, same draw
+
+def test_batch_pipeline_runs(tmp_path):
+    "benchmarks/batch_pipeline.py times both augmentation pipelines on the CPU and writes them."
+    out = tmp_path/'bp.json'
+    r = subprocess.run([sys.executable, str(ROOT/'benchmarks'/'batch_pipeline.py'), '--batches', '2', '--bs', '8', '--size', '32',
+                        '--devices', 'cpu', '--out', str(out)], capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-4000:]
+    row = json.loads(out.read_text())['results'][0]
+    assert row['device'] == 'cpu' and row['fastai_aug_transforms_ms_per_batch'] > 0 and row['batch_augment_ms_per_batch'] > 0
