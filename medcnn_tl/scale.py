@@ -167,6 +167,8 @@ def sweep_table(study)->pd.DataFrame:
     return df[first + [c for c in df.columns if c not in first]] if len(df) else df
 
 # %% ../nbs/09_scale.ipynb #4d509200
+_PRUNE_MONITOR = {'auc': 'roc_auc_score', 'accuracy': 'accuracy', 'balanced_accuracy': 'balanced_accuracy_score'}  # recorder names
+
 def sweep(data,                    # anything `medcnn_tl.data.get_dls` reads
           n_trials:int=20,         # trials this process runs (several processes on a shared `storage` add up)
           out='sweep',             # folder for trials.csv and best.json (and the SQLite study when `storage` is None)
@@ -177,7 +179,7 @@ def sweep(data,                    # anything `medcnn_tl.data.get_dls` reads
           metric:str='auc',        # validation metric to maximise (one of `METRIC_COLUMNS`)
           bs:int=32,               # batch size
           seed:int=42,             # seed of the sampler and of every trial
-          prune:bool=True,         # stop poor trials early (median pruner on the validation loss, Optuna's fastai callback)
+          prune:bool=True,         # stop poor trials early (median pruner on the per-epoch validation AUC, or `metric` where the learner reports it)
           timeout:float=None,      # stop starting new trials after this many seconds
           verbose:bool=True,       # one line per trial
           **dls_kwargs             # passed to `get_dls` (in_memory, cache, num_workers, patient_re, ...)
@@ -211,7 +213,7 @@ def sweep(data,                    # anything `medcnn_tl.data.get_dls` reads
         if p['size'] not in dls_cache:   # one DataLoaders per image size at a time
             dls_cache.clear(); dls_cache[p['size']] = get_dls(data, size=int(p['size']), bs=bs, seed=seed, show_progress=False, **dls_kwargs)
         learn = medical_learner(dls_cache[p['size']], arch, p['strategy'], lr=float(p['lr']), seed=seed + trial.number,
-                                cbs=[FastAIPruningCallback(trial, monitor='valid_loss')] if prune else None)
+                                cbs=[FastAIPruningCallback(trial, monitor=_PRUNE_MONITOR.get(metric, 'roc_auc_score'))] if prune else None)
         learn.fit_strategy(int(p['epochs']), progress=False)
         m = evaluate(learn)['valid']
         for k in METRIC_COLUMNS: trial.set_user_attr(k, m[k])
