@@ -17,7 +17,7 @@ from .core import pick_device, MedcnnError, BadArgumentError, DataError, Missing
 with quiet_notices():   # fastai's import-time notices are for its maintainers, not for our users
     from fastai.data.core import Datasets, DataLoaders, TfmdDL
     from fastai.data.transforms import Categorize, EncodedMultiCategorize, IntToFloatTensor, Normalize, Transform
-    from fastai.torch_core import TensorImage, TensorCategory
+    from fastai.torch_core import TensorImage, TensorCategory, logit
     from fastai.vision.augment import aug_transforms
 from .dicom import read_dicom, window_image, is_dicom_file, DICOM_EXTS
 _all_ = ['DICOM_EXTS']   # defined in dicom (the CLI reads DICOM files without this module); still part of data's API
@@ -680,7 +680,6 @@ class BatchAugment(Transform):
     @staticmethod
     def lighting(x, brightness, contrast):
         "fastai's `Brightness` then `Contrast`, in logit space: `sigmoid((logit(x) + logit(brightness)) * contrast)` per image."
-        logit = lambda t: -(1/t.clamp(1e-7, 1 - 1e-7) - 1).log()
         return torch.sigmoid((logit(x) + logit(brightness).view(-1, 1, 1, 1))*contrast.view(-1, 1, 1, 1))
 
     def encodes(self, x:TensorImage):
