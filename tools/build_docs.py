@@ -276,7 +276,7 @@ pre code { background: none; padding: 0; }
 .cell { margin: .8rem 0; } .input_area pre, .highlight pre { margin: 0; }
 .text_cell_render .highlight, .text_cell_render > pre { margin: .8rem 0; }   /* consecutive code blocks stay apart */
 a.anchor-link { margin-left: .3em; opacity: 0; text-decoration: none; font-size: .8em; } :hover > a.anchor-link { opacity: .5; }
-.output_markdown pre { border-left: none; background: #f6f8fa; margin-left: 0; }
+.output_area .output_markdown pre { border-left: none; background: #f6f8fa; margin-left: 0; }
 .output_area pre { background: none; border-left: 2px solid lightsalmon; margin: .2rem 0 0 .8rem; }
 .output_stderr pre { background: #fff5f5; }
 .output_area img { max-width: 100%; height: auto; }
@@ -296,10 +296,12 @@ def render_page(page: 'Page', pages: list, by_source: dict, out: Path, site: dic
         d['metadata'] = {k: v for k, v in d.get('metadata', {}).items() if k in ('kernelspec', 'language_info')}
         nb = nbformat.reads(json.dumps(d), as_version=4)
         ex = HTMLExporter(template_name='basic', exclude_input_prompt=True, exclude_output_prompt=True)
+        ex.log.setLevel('ERROR')   # its notice on images without alternative text: they get one below
         body, _ = ex.from_notebook_node(nb)
         body = rewrite_links(body, page, by_source, site['url'])
-        sub = f'<p class="description">{html.escape(page.description)}</p>' if page.description else ''
-        doc = SHELL.format(title=_inline(page.title), plain_title=html.escape(page.title.replace('`', '')), site=html.escape(site['title']), description=html.escape(page.description),
+        body = re.sub(r'<img (?![^>]*\balt=)', '<img alt="Figure" ', body)   # a figure without alternative text
+        sub = f'<p class="description">{_inline(page.description)}</p>' if page.description else ''
+        doc = SHELL.format(title=_inline(page.title), plain_title=html.escape(page.title.replace('`', '')), site=html.escape(site['title']), description=html.escape(page.description.replace('`', '')),
                            tagline=html.escape(site['description']), repo=REPO_URL, root=_root(page),
                            sidebar=sidebar(pages, page), subtitle=sub, body=body)
         dest = out/page.html
