@@ -379,7 +379,10 @@ def main():
     for p in problems: print('PROBLEM', p)
     print(f"build_docs: {len(list(out.rglob('*.html')))} HTML pages in {out} in {time.time() - t0:.0f}s, "
           f"{len(failed)} failed, {len(problems)} problems; open {out/'index.html'}")
-    sys.exit(1 if failed or problems else 0)
+    # exit without the interpreter's teardown: freeing what nbdev's show_doc step imported (torch, fastai, an IPython
+    # shell) took over a minute on a loaded 2-core machine, after the site was written
+    sys.stdout.flush(); sys.stderr.flush()
+    os._exit(1 if failed or problems else 0)
 
 def _can_import(m: str) -> bool:
     import importlib.util
