@@ -24,9 +24,9 @@ _all_ = ['DICOM_EXTS']   # defined in dicom (the CLI reads DICOM files without t
 
 # %% auto #0
 __all__ = ['IMAGE_EXTS', 'MAX_PIXELS', 'MAX_CLASSES', 'IN_MEMORY_BYTES', 'MEMORY_SHARE', 'SPLIT_NAMES', 'LABEL_FILES',
-           'IMAGENET_STATS', 'VOLUME_MODES', 'available_memory', 'check_memory', 'load_image', 'pseudonym',
-           'npz_arrays', 'NpzImages', 'read_source', 'patient_split', 'check_leakage', 'StoredImage', 'RowLabel',
-           'ToChannels', 'BatchAugment', 'get_dls', 'MedDataLoaders', 'get_test_dl', 'download_medmnist',
+           'MISSING_LABELS', 'IMAGENET_STATS', 'VOLUME_MODES', 'available_memory', 'check_memory', 'load_image',
+           'pseudonym', 'npz_arrays', 'NpzImages', 'read_source', 'patient_split', 'check_leakage', 'StoredImage',
+           'RowLabel', 'ToChannels', 'BatchAugment', 'get_dls', 'MedDataLoaders', 'get_test_dl', 'download_medmnist',
            'dataset_summary', 'plot_summary', 'inspect_path', 'TensorImageDataset', 'n_channels', 'plain_train_dl',
            'tensor_dls', 'toy_images', 'DICOM_EXTS']
 
@@ -200,6 +200,8 @@ def _read_folder(folder:Path, patient_re=None, show_identifying:bool=False)->pd.
     return df
 
 # %% ../nbs/04_data.ipynb #7cd3dd15
+MISSING_LABELS = {'', 'nan', 'none', 'null', 'na', 'n/a'}   # a CSV label that means 'no label', not a class
+
 def _read_csv(csv:Path)->pd.DataFrame:
     try: df = pd.read_csv(csv, dtype=str, keep_default_na=False, skipinitialspace=True)
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as e:
@@ -214,10 +216,10 @@ def _read_csv(csv:Path)->pd.DataFrame:
                             fix="the header must be path,label[,patient_id][,split]")
     if len(df) == 0: raise DataError("the CSV has a header but no rows", thing=str(csv), fix="add one row per image")
     df['label'] = df['label'].str.strip()
-    blank = df.index[df['label'] == ''].tolist()
+    blank = df.index[df['label'].str.lower().isin(MISSING_LABELS)].tolist()
     if blank:
-        raise DataError(f"{len(blank)} row(s) have a blank label (first: CSV line {blank[0] + 2})", thing=str(csv),
-                        fix="fill in the labels or delete those rows")
+        raise DataError(f"{len(blank)} row(s) have a blank label or a missing one such as NaN or None (first: CSV line {blank[0] + 2}, "
+                        f"{df['label'][blank[0]]!r})", thing=str(csv), fix="fill in the labels or delete those rows")
     root, paths = csv.parent, df['path'].str.strip()
     uniq = {p: (Path(p) if Path(p).is_absolute() else root/p) for p in pd.unique(paths)}   # each file checked once
     missing = [p for p, q in uniq.items() if not q.exists()]
