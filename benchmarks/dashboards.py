@@ -26,7 +26,7 @@ def rss_mb(pid):
         if line.startswith('VmRSS:'): return round(int(line.split()[1]) / 1024, 1)
 
 def measure(name, page):
-    from medcnn_tl.cli import _descendants
+    from medcnn_tl.serve import descendants
     port = free_port()
     exe = shutil.which('medcnn-tl')
     cmd = ([exe] if exe else [sys.executable, '-c', 'import sys; from medcnn_tl.cli import main; sys.exit(main(sys.argv[1:]))']) + \
@@ -42,7 +42,7 @@ def measure(name, page):
         page.goto(url, wait_until='commit', timeout=600_000)
         page.get_by_text(READY.get(name, name), exact=False).first.wait_for(timeout=600_000)
         first_render = time.perf_counter() - t
-        kernels = [p for p in _descendants(proc.pid) if b'ipykernel' in Path(f'/proc/{p}/cmdline').read_bytes()]
+        kernels = [p for p in descendants(proc.pid) if b'ipykernel' in Path(f'/proc/{p}/cmdline').read_bytes()]
         rss = [rss_mb(p) for p in kernels]
         time.sleep(20)
         rss_idle = [rss_mb(p) for p in kernels if Path(f'/proc/{p}').exists()]
@@ -70,5 +70,5 @@ def main(names):
     print(f"wrote {OUT}")
 
 if __name__ == '__main__':
-    from medcnn_tl.cli import list_dashboards
+    from medcnn_tl.serve import list_dashboards
     main(sys.argv[1:] or list_dashboards())

@@ -6,14 +6,13 @@ Docs: https://medcnn-tl.github.io/medcnn_tl/cli.html.md"""
 
 # %% ../nbs/11_cli.ipynb #689cd17a
 from __future__ import annotations
-import argparse, inspect, ipaddress, json, os, secrets, shutil, signal, socket, subprocess, sys, tempfile, time, traceback, webbrowser
+import argparse, inspect, sys, traceback
 from pathlib import Path
 import medcnn_tl
 
 # %% auto #0
-__all__ = ['STRATEGY_CHOICES', 'LazyChoices', 'positive_int', 'size_or_all', 'common_options', 'call_with', 'dashboards_dir',
-           'list_dashboards', 'is_local_host', 'offline_template', 'capped_kernel_manager', 'voila_config',
-           'serve_dashboard', 'build_parser', 'run_command', 'main']
+__all__ = ['STRATEGY_CHOICES', 'LazyChoices', 'positive_int', 'size_or_all', 'common_options', 'call_with', 'build_parser',
+           'run_command', 'main']
 
 # %% ../nbs/11_cli.ipynb #2ddbf1d8
 class LazyChoices:
@@ -117,183 +116,28 @@ def _cmd_sweep(args):
     from medcnn_tl.scale import sweep
     call_with(sweep, args, 'storage', 'out', 'seed', 'device', data=args.data, **({'n_trials': args.trials} if args.trials else {}))
 
-# %% ../nbs/11_cli.ipynb #0f057b0e
-def dashboards_dir()->Path:
-    "nbs/dashboards in a clone (or editable install), else the copy inside an installed wheel."
-    pkg = Path(medcnn_tl.__file__).resolve().parent
-    clone = pkg.parent/'nbs'/'dashboards'
-    return clone if clone.is_dir() else pkg/'dashboards'
+# %% ../nbs/11_cli.ipynb #b6b5b994
+_SERVE_NAMES = ('dashboards_dir', 'list_dashboards', 'dashboard_description', 'is_local_host', 'offline_template', 'voila_config',
+                'serve_dashboard', 'CappedKernelManager', 'KernelCap', 'descendants', 'is_alive')
 
-# %% ../nbs/11_cli.ipynb #30ecbc3d
-def list_dashboards()->list:
-    "The names of the dashboards that `medcnn-tl dashboard NAME` serves."
-    folder = dashboards_dir()
-    return sorted(p.stem for p in folder.glob('*.ipynb')) if folder.is_dir() else []
-
-# %% ../nbs/11_cli.ipynb #de4cdd2e
-def is_local_host(host:str)->bool:
-    "Whether `host` is a loopback name or address: only this computer can connect."
-    if host == 'localhost': return True
-    try: return ipaddress.ip_address(host.strip('[]')).is_loopback
-    except ValueError: return False
-
-# %% ../nbs/11_cli.ipynb #40e20058
-_QUIET_VERSION_WARNINGS = """<script>
-/* ipywidgets' lab extension is built against a newer JupyterLab than the one inside Voila; the shared modules still
-   work, and webpack's version warnings about them are noise for a classroom: drop exactly those two messages. */
-(function () { const warn = console.warn.bind(console);
-  console.warn = (...a) => { const t = String(a[0]); if (/^(Unsatisfied version|No satisfying version)/.test(t)) return; warn(...a); }; })();
-</script>"""
-
-def offline_template(folder:Path # where to write `voila/templates/medcnn_offline/`
-                    )->str:
-    "Write Voila's `lab` template without its CDN stylesheets (Font Awesome is bundled already) into `folder`; returns its name."
-    from jupyter_core.paths import jupyter_path
-    labs = [Path(p) for p in jupyter_path('voila', 'templates', 'lab') if (Path(p)/'index.html.j2').exists()]
-    if not labs:
-        from medcnn_tl.core import MissingDependencyError
-        raise MissingDependencyError("Voila's lab template is missing", thing="voila", fix="pip install --force-reinstall voila")
-    lines = [l for l in (labs[0]/'index.html.j2').read_text().splitlines() if 'cdn.jsdelivr.net' not in l]
-    i = next(i for i, l in enumerate(lines) if 'block html_head_js ' in l or 'block html_head_js -' in l)
-    lines.insert(i + 1, _QUIET_VERSION_WARNINGS)
-    dest = Path(folder)/'voila'/'templates'/'medcnn_offline'
-    dest.mkdir(parents=True, exist_ok=True)
-    (dest/'index.html.j2').write_text('\n'.join(lines) + '\n')
-    (dest/'conf.json').write_text(json.dumps({'base_template': 'lab'}))
-    return dest.name
-
-# %% ../nbs/11_cli.ipynb #b04c1c5b
-def capped_kernel_manager():
-    "A jupyter_server kernel manager class that holds at most `max_kernels` kernels: a new one first stops the least recently active."
-    from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
-    from traitlets import Integer
-    class CappedKernelManager(AsyncMappingKernelManager):
-        max_kernels = Integer(3, config=True, help="most kernels alive at once (0: no cap)")
-        async def start_kernel(self, *args, **kwargs):
-            while 0 < self.max_kernels <= len(self.list_kernel_ids()):
-                oldest = min(self.list_kernel_ids(), key=lambda k: self.get_kernel(k).last_activity)
-                self.log.info("%d kernels is the cap: stopping the least recently active one, %s", self.max_kernels, oldest)
-                await self.shutdown_kernel(oldest)
-            return await super().start_kernel(*args, **kwargs)
-    return CappedKernelManager
-
-def __getattr__(name):   # Voila imports 'medcnn_tl.cli.CappedKernelManager': jupyter_server loads only then, never for --help
-    if name == 'CappedKernelManager': return capped_kernel_manager()
+def __getattr__(name):   # the server moved to medcnn_tl.serve; importing it (jupyter_server, 1-2 s) waits until it is used
+    if name in _SERVE_NAMES:
+        from medcnn_tl import serve
+        return getattr(serve, name)
+    if name == 'capped_kernel_manager':
+        from medcnn_tl.serve import CappedKernelManager
+        return lambda: CappedKernelManager
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-# %% ../nbs/11_cli.ipynb #12353044
-def voila_config(host:str='127.0.0.1', # the address to listen on; anything not local needs the token and gets a warning
-                 port:int=8866,       # the port
-                 token:str=None,      # the secret every request must carry (default: a new random one)
-                 max_kernels:int=3,   # most kernels alive at once (each dashboard page holds one, about 1 GB)
-                 cull_idle:int=900,   # seconds after which a kernel nobody is connected to is stopped
-                 template:str='medcnn_offline' # the Voila template (see `offline_template`)
-                )->dict:
-    "The Voila configuration of a safe dashboard server: token, Host check, culled and capped kernels, no CDN, no file serving."
-    local = is_local_host(host)
-    return {'Voila': {'ip': host, 'port': port, 'port_retries': 0, 'token': token or secrets.token_urlsafe(24), 'open_browser': False,
-                      # jupyter_server refuses requests whose Host header is not this computer unless remote access is allowed;
-                      # Voila turns that check off, this turns it back on (a page from elsewhere cannot rebind DNS to us)
-                      'tornado_settings': {'allow_remote_access': not local, 'local_hostnames': ['localhost']}},
-            'VoilaConfiguration': {'template': template, 'file_allowlist': [], 'show_tracebacks': False,
-                                   'multi_kernel_manager_class': 'medcnn_tl.cli.CappedKernelManager'},
-            'MappingKernelManager': {'cull_idle_timeout': cull_idle, 'cull_interval': max(1, min(60, cull_idle // 2)),
-                                     'cull_connected': False, 'cull_busy': False},
-            'CappedKernelManager': {'max_kernels': max_kernels}}
-
-# %% ../nbs/11_cli.ipynb #5ea7ada1
-def _descendants(pid:int)->list:
-    "Process ids of every descendant of `pid` (Linux /proc; psutil elsewhere when installed; else none)."
-    try:
-        import psutil
-        return [c.pid for c in psutil.Process(pid).children(recursive=True)]
-    except ImportError: pass
-    except Exception: return []
-    parents = {}
-    for stat in Path('/proc').glob('[0-9]*/stat'):
-        try: fields = stat.read_text().rsplit(')', 1)[1].split()
-        except OSError: continue
-        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    out, todo = [], [pid]
-    while todo:
-        kids = parents.get(todo.pop(), []); out += kids; todo += kids
-    return out
-
-def _alive(pid:int)->bool:
-    try: os.kill(pid, 0)
-    except ProcessLookupError: return False
-    except PermissionError: return True
-    try: return 'Z' != Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()[0]
-    except OSError: return True
-
-# %% ../nbs/11_cli.ipynb #e60e087c
-def serve_dashboard(name:str,            # a dashboard from `list_dashboards()`
-                    host:str='127.0.0.1', # listen address ('0.0.0.0' for a classroom network: warned)
-                    port:int=8866,
-                    open_browser:bool=True,
-                    max_kernels:int=3, cull_idle:int=900,
-                    ready=None            # called with the link once the server answers (default: print it)
-                   )->int:
-    "Run Voila on dashboard `name` safely (see `voila_config`) until SIGINT/SIGTERM, which stop it and its kernels; returns its exit code."
-    def fail(kind, *args, **kwargs):      # medcnn_tl.core imports torch: only on the way out, not for the whole class session
-        from medcnn_tl import core
-        raise getattr(core, kind)(*args, **kwargs)
-    names = list_dashboards()
-    if not names: fail('DataError', "no dashboards found", thing=str(dashboards_dir()), fix="reinstall medcnn_tl, or run from a clone (dashboards live in nbs/dashboards/)")
-    if name not in names: fail('DataError', f"no dashboard called {name!r}", thing="dashboard", fix=f"use one of: {', '.join(names)}")
-    try: import voila  # noqa: F401
-    except ImportError: fail('MissingDependencyError', "Voila is not installed", thing="voila", fix="pip install voila")
-    with socket.socket(socket.AF_INET6 if ':' in host else socket.AF_INET) as s:
-        try: s.bind((host.strip('[]'), port))
-        except OSError as e: fail('DataError', f"cannot listen on {host}:{port} ({e.strerror})", thing="--port/--host",
-                                  fix="choose another port, e.g. --port 8899")
-    if not is_local_host(host):
-        print(f"Warning: --host {host} lets other computers on this network open the dashboard; anyone with the link "
-              "below (it holds the token) can use it. Use it on a classroom network only, and stop it after class.", file=sys.stderr)
-    with tempfile.TemporaryDirectory(prefix='medcnn_dashboard_') as tmp:
-        os.chmod(tmp, 0o700)                                       # the token lives in this folder, not on a command line
-        cfg = voila_config(host, port, max_kernels=max_kernels, cull_idle=cull_idle, template=offline_template(Path(tmp)))
-        (Path(tmp)/'voila.json').write_text(json.dumps(cfg))
-        env = {**os.environ, 'JUPYTER_PATH': os.pathsep.join(filter(None, [tmp, os.environ.get('JUPYTER_PATH')]))}
-        cmd = [sys.executable, '-m', 'voila', str(dashboards_dir()/f'{name}.ipynb'), f'--Voila.config_file_paths={tmp}']
-        proc = subprocess.Popen(cmd, env=env, start_new_session=True)  # our own group: only we signal it
-        tree, stopping = [], []
-        def stop(signum, frame):
-            stopping.append(signum); tree.extend(_descendants(proc.pid))
-            if proc.poll() is None: proc.send_signal(signal.SIGTERM)   # Voila stops its kernels on SIGTERM
-        old = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            shown = 'localhost' if host in ('127.0.0.1', '0.0.0.0', '::') else host
-            url = f"http://{shown}:{port}/?token={cfg['Voila']['token']}"
-            while proc.poll() is None:
-                try:
-                    with socket.create_connection(('127.0.0.1' if host in ('0.0.0.0', '::') else host.strip('[]'), port), timeout=1): break
-                except OSError: time.sleep(0.3)
-            if proc.poll() is None:
-                (ready or (lambda u: print(f"Dashboard {name!r} is ready: {u}\nStop it with Ctrl-C.", flush=True)))(url)
-                if open_browser: webbrowser.open(url)
-            asked = None                                                  # when a stop was asked for
-            while True:
-                try: code = proc.wait(timeout=1); break
-                except subprocess.TimeoutExpired:
-                    if tree or stopping: asked = asked or time.monotonic()
-                    if asked and time.monotonic() - asked > 30: proc.kill()   # Voila did not stop in 30 s
-        finally:
-            for s, h in old.items(): signal.signal(s, h)
-            if proc.poll() is None: proc.kill(); proc.wait()
-            for pid in tree:                                          # kernels Voila could not stop (it was killed)
-                if _alive(pid):
-                    try: os.kill(pid, signal.SIGKILL)
-                    except OSError: pass
-    return code
-
-# %% ../nbs/11_cli.ipynb #b6b5b994
 def _cmd_dashboard(args):
+    from medcnn_tl import serve
     if args.name is None:
-        names = list_dashboards()
-        print("Dashboards: " + ", ".join(names) + "\nStart one with: medcnn-tl dashboard NAME"); return
-    code = serve_dashboard(args.name, args.host, args.port, open_browser=not args.no_browser,
-                           max_kernels=args.max_kernels, cull_idle=args.cull_idle)
+        names = serve.list_dashboards()
+        width = max(map(len, names), default=0)
+        print("Dashboards:\n" + "\n".join(f"  {n:<{width}}  {serve.dashboard_description(n)}" for n in names)
+              + "\nStart one with: medcnn-tl dashboard NAME"); return
+    serve.serve_dashboard(args.name, args.host, args.port, open_browser=not args.no_browser,
+                          max_kernels=args.max_kernels, cull_idle=args.cull_idle)
     print(f"Dashboard {args.name!r} stopped.")
 
 # %% ../nbs/11_cli.ipynb #389ef641

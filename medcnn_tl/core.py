@@ -13,9 +13,10 @@ import numpy as np
 # torch is imported inside the functions that need it, so the CLI's --help, recommend and inspect start in under 1.5 s
 
 # %% auto #0
-__all__ = ['KNOWN_NOTICES', 'MedcnnError', 'BadArgumentError', 'DataError', 'MissingDependencyError', 'quiet_notices',
-           'check_positive_int', 'DeviceChoice', 'pick_device', 'device_report', 'amp_dtype', 'channels_last_default',
-           'device_name', 'set_seed', 'samples_path']
+__all__ = ['KNOWN_NOTICES', 'RUN_COMPLETE', 'MedcnnError', 'BadArgumentError', 'DataError', 'MissingDependencyError',
+           'quiet_notices', 'check_positive_int', 'DeviceChoice', 'pick_device', 'device_report', 'amp_dtype',
+           'channels_last_default', 'device_name', 'set_seed', 'samples_path', 'new_run_dir', 'mark_run_complete',
+           'run_is_complete']
 
 # %% ../nbs/00_core.ipynb #aba157af
 class MedcnnError(Exception):
@@ -203,3 +204,42 @@ def samples_path(name:str=None # a sample set or file inside `data_samples/`, e.
                             fix="use one of the names listed")
     raise DataError("the embedded samples folder was not found", thing="data_samples/",
                     fix="run from a clone of medcnn_tl, or set MEDCNN_TL_SAMPLES to the folder that holds them")
+
+# %% ../nbs/00_core.ipynb #bf630c2f
+import json, time
+
+RUN_COMPLETE = 'run_complete.json'   # written last, atomically: a run folder without it is not a finished run
+
+def new_run_dir(out, # the parent folder (created if missing)
+                name:str # the run's name, e.g. 'pneumonia_fine_tune_resnet18'
+               )->Path:
+    "Create and return a new, empty folder `out/name`, else `out/name-2`, `out/name-3`, ...: atomic, so concurrent runs never share one."
+    if not name or Path(name).name != name or name in ('.', '..'):
+        raise BadArgumentError(f"run name {name!r} is not a plain folder name", thing="run name", fix="use letters, digits, '_' and '-'")
+    out = Path(out).expanduser()
+    try: out.mkdir(parents=True, exist_ok=True)
+    except OSError as e: raise DataError(f"cannot create the output folder ({e.strerror})", thing=str(out), fix="choose another --out") from None
+    for i in range(1, 10_000):
+        d = out/(name if i == 1 else f'{name}-{i}')
+        try: d.mkdir(); return d
+        except FileExistsError: continue
+    raise DataError(f"{name} and 9,999 numbered copies exist already", thing=str(out), fix="choose another --out or remove old runs")
+
+def mark_run_complete(run_dir, # a folder from `new_run_dir`, with every file of the run written
+                      **info    # what to record (metrics, arguments): JSON-serialisable values
+                     )->Path:
+    "Write `RUN_COMPLETE` into `run_dir` atomically (a temporary file renamed), with `info`, the file list and the time; call it last."
+    run_dir = Path(run_dir)
+    files = sorted(str(p.relative_to(run_dir)) for p in run_dir.rglob('*') if p.is_file() and p.name != RUN_COMPLETE)
+    tmp = run_dir/f'.{RUN_COMPLETE}.tmp'
+    tmp.write_text(json.dumps({'finished': time.strftime('%Y-%m-%dT%H:%M:%S%z'), 'files': files, **info}, indent=1, default=str))
+    os.replace(tmp, run_dir/RUN_COMPLETE)
+    return run_dir/RUN_COMPLETE
+
+def run_is_complete(run_dir # a run folder
+                   )->bool:
+    "Whether `run_dir` holds a finished run: its `RUN_COMPLETE` marker exists, parses, and every file it lists is there."
+    marker = Path(run_dir)/RUN_COMPLETE
+    try: files = json.loads(marker.read_text())['files']
+    except (OSError, ValueError, KeyError, TypeError): return False
+    return all((Path(run_dir)/f).is_file() for f in files)

@@ -24,9 +24,9 @@ _all_ = ['DICOM_EXTS']   # defined in dicom (the CLI reads DICOM files without t
 
 # %% auto #0
 __all__ = ['IMAGE_EXTS', 'MAX_PIXELS', 'MAX_CLASSES', 'IN_MEMORY_BYTES', 'MEMORY_SHARE', 'SPLIT_NAMES', 'LABEL_FILES',
-           'IMAGENET_STATS', 'VOLUME_MODES', 'available_memory', 'check_memory', 'load_image', 'pseudonym',
-           'npz_arrays', 'NpzImages', 'read_source', 'patient_split', 'check_leakage', 'StoredImage', 'RowLabel',
-           'ToChannels', 'BatchAugment', 'get_dls', 'MedDataLoaders', 'get_test_dl', 'download_medmnist',
+           'MISSING_LABELS', 'IMAGENET_STATS', 'VOLUME_MODES', 'available_memory', 'check_memory', 'load_image',
+           'pseudonym', 'npz_arrays', 'NpzImages', 'read_source', 'patient_split', 'check_leakage', 'StoredImage',
+           'RowLabel', 'ToChannels', 'BatchAugment', 'get_dls', 'MedDataLoaders', 'get_test_dl', 'download_medmnist',
            'dataset_summary', 'plot_summary', 'inspect_path', 'TensorImageDataset', 'n_channels', 'plain_train_dl',
            'tensor_dls', 'toy_images', 'DICOM_EXTS']
 
@@ -200,6 +200,8 @@ def _read_folder(folder:Path, patient_re=None, show_identifying:bool=False)->pd.
     return df
 
 # %% ../nbs/04_data.ipynb #7cd3dd15
+MISSING_LABELS = {'', 'nan', 'none', 'null', 'na', 'n/a'}   # a CSV label that means 'no label', not a class
+
 def _read_csv(csv:Path)->pd.DataFrame:
     try: df = pd.read_csv(csv, dtype=str, keep_default_na=False, skipinitialspace=True)
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as e:
@@ -214,10 +216,10 @@ def _read_csv(csv:Path)->pd.DataFrame:
                             fix="the header must be path,label[,patient_id][,split]")
     if len(df) == 0: raise DataError("the CSV has a header but no rows", thing=str(csv), fix="add one row per image")
     df['label'] = df['label'].str.strip()
-    blank = df.index[df['label'] == ''].tolist()
+    blank = df.index[df['label'].str.lower().isin(MISSING_LABELS)].tolist()
     if blank:
-        raise DataError(f"{len(blank)} row(s) have a blank label (first: CSV line {blank[0] + 2})", thing=str(csv),
-                        fix="fill in the labels or delete those rows")
+        raise DataError(f"{len(blank)} row(s) have a blank label or a missing one such as NaN or None (first: CSV line {blank[0] + 2}, "
+                        f"{df['label'][blank[0]]!r})", thing=str(csv), fix="fill in the labels or delete those rows")
     root, paths = csv.parent, df['path'].str.strip()
     uniq = {p: (Path(p) if Path(p).is_absolute() else root/p) for p in pd.unique(paths)}   # each file checked once
     missing = [p for p, q in uniq.items() if not q.exists()]
@@ -255,7 +257,7 @@ def _npy_header(fh):
 
 def npz_arrays(npz # a `.npz` archive
               )->dict:
-    "Shape and dtype of each array in `npz`, read from the `.npy` headers alone (nothing is decompressed)."
+    "Shape, dtype and size of each array in `npz`, from the `.npy` headers and the zip's declared sizes alone (nothing is decompressed)."
     import zipfile
     npz = Path(npz)
     try: zf = zipfile.ZipFile(npz)
@@ -267,11 +269,16 @@ def npz_arrays(npz # a `.npz` archive
         for info in zf.infolist():
             if not info.filename.endswith('.npy'): continue
             try:
-                with zf.open(info) as fh: shape, dtype, fortran = _npy_header(fh)
+                with zf.open(info) as fh: shape, dtype, fortran = _npy_header(fh); header = fh.tell()
             except Exception as e:
                 raise DataError(f"array {info.filename} has a damaged header ({type(e).__name__})", thing=str(npz),
                                 fix="download or rebuild the archive") from None
-            out[info.filename[:-4]] = dict(shape=shape, dtype=dtype, fortran=fortran)
+            nbytes = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize   # float: a forged shape must not overflow
+            if info.file_size < header + nbytes:   # the zip's declared size: what the member really inflates to
+                raise DataError(f"array {info.filename[:-4]} declares shape {shape} ({_gb(nbytes)}) but the archive holds only "
+                                f"{_gb(max(0, info.file_size - header))} of it: truncated or forged", thing=str(npz),
+                                fix="download or rebuild the archive")
+            out[info.filename[:-4]] = dict(shape=shape, dtype=dtype, fortran=fortran, nbytes=nbytes)
     return out
 
 def _npz_chunks(npz:Path, name:str, rows:int=1024):
@@ -337,21 +344,25 @@ class NpzImages:
     @property
     def loaded(self): return self._a is not None or self._path is not None
     def _fill(self, out):
-        lo, hi = self.scale; k = 0
+        k = 0
         for name, lay in zip(self.names, self.layouts):
             for c in _npz_chunks(self.npz, name):
-                c = _apply_layout(c, lay)
-                if c.dtype == np.bool_: c = c.astype(np.uint8) * 255
-                elif c.dtype != np.uint8: c = np.zeros(c.shape, np.uint8) if hi <= lo else ((c.astype(np.float32) - lo) * (255 / (hi - lo))).round().clip(0, 255).astype(np.uint8)
+                c = self._as_uint8(_apply_layout(c, lay))
                 out[k:k + len(c)] = c; k += len(c)
         return out
+    def _as_uint8(self, c):
+        "A block of images as uint8, on the one scale of the whole set (`scale`)."
+        lo, hi = self.scale
+        if c.dtype == np.bool_: return c.astype(np.uint8) * 255
+        if c.dtype == np.uint8: return c
+        return np.zeros(c.shape, np.uint8) if hi <= lo else ((c.astype(np.float32) - lo) * (255 / (hi - lo))).round().clip(0, 255).astype(np.uint8)
     def load(self, cache=None,         # a folder for a `.npy` copy read from disk (large sets); `None`: into memory
              in_memory:bool=False      # load into memory even above `IN_MEMORY_BYTES` (still checked against the free memory)
             ):
         "Decompress the images once: into memory (small sets, or when asked), else into a `.npy` file in `cache`."
         if self.loaded: return self
         if cache is None:
-            what, fix = f"{self.shape[0]:,} images of {' x '.join(map(str, self.image_shape))}", "stream it from disk with get_dls(..., cache='some/folder') (CLI: --cache DIR), or use a smaller MedMNIST size"
+            what, fix = f"{self.shape[0]:,} images of {' x '.join(map(str, self.image_shape))}", "use a smaller MedMNIST size (e.g. the 28 or 64 pixel file); in Python, get_dls(path, cache='some/folder') streams it from disk"
             if self.nbytes > IN_MEMORY_BYTES and not in_memory:
                 raise DataError(f"{what} take {_gb(self.nbytes)}, more than the {_gb(IN_MEMORY_BYTES)} kept in memory", thing=str(self.npz), fix=fix)
             check_memory(self.nbytes, what, str(self.npz), fix=fix)
@@ -369,6 +380,20 @@ class NpzImages:
             self._fill(out); out.flush(); del out
             os.replace(tmp, path)
         self._path = path; return self
+    def take(self, indices # image numbers, in any order
+            )->np.ndarray:
+        "The images at `indices` as one uint8 array, decompressed block by block: memory for those images only, not the whole set."
+        idx = np.asarray(indices, dtype=np.int64).ravel()
+        if len(idx) and (idx.min() < 0 or idx.max() >= len(self)): raise IndexError(f"image numbers must be 0..{len(self) - 1}")
+        if self.loaded: return np.stack([np.asarray(self[int(i)]) for i in idx]) if len(idx) else np.empty((0,) + self.image_shape, np.uint8)
+        check_memory(len(idx) * int(np.prod(self.image_shape)), f"{len(idx):,} images", str(self.npz), fix="take fewer images")
+        out, k = np.empty((len(idx),) + self.image_shape, np.uint8), 0
+        for name, lay in zip(self.names, self.layouts):
+            for c in _npz_chunks(self.npz, name):
+                hit = np.flatnonzero((idx >= k) & (idx < k + len(c)))
+                if len(hit): out[hit] = self._as_uint8(_apply_layout(c[idx[hit] - k], lay))
+                k += len(c)
+        return out
     def __getitem__(self, i):
         if self._a is None:
             if self._path is None: self.load()
@@ -422,6 +447,7 @@ def _read_npz(npz:Path, label_names=None)->pd.DataFrame:
             raise DataError(f"{s} images are {' x '.join(map(str, im_shape))} but {parts[0][0]} images are {' x '.join(map(str, shape))}", thing=str(npz),
                             fix="give every split images of one size")
         shape = im_shape; layouts.append(lay); counts.append(n)
+        check_memory(yi['nbytes'] + 8 * int(np.prod(yi['shape'], dtype=np.float64)), f"{s}_labels", str(npz), fix="check the archive: labels are (N,) or (N, K)")
         with np.load(npz, allow_pickle=False) as z: y = z[f'{s}_labels']
         ys.append(_check_labels(y, f'{s}_labels', npz)); n_label_cols.add(ys[-1].shape[1])
     if len(n_label_cols) > 1: raise DataError(f"the splits have different numbers of label columns {sorted(n_label_cols)}", thing=str(npz), fix="rebuild the archive")

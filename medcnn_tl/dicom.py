@@ -6,7 +6,7 @@ Docs: https://medcnn-tl.github.io/medcnn_tl/dicom.html.md"""
 
 # %% ../nbs/03_dicom.ipynb #bf5adb17
 from __future__ import annotations
-import warnings, io, stat
+import warnings, io, stat, zlib, math
 from dataclasses import dataclass, field
 from functools import partial, lru_cache
 from pathlib import Path
@@ -15,12 +15,14 @@ import pandas as pd
 import pydicom
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import UID
+from dicomanonymizer.dicomfields_selector import dicom_anonymization_database_selector
 from .core import MedcnnError, BadArgumentError, DataError, MissingDependencyError
 
 # %% auto #0
-__all__ = ['MAX_PIXELS', 'CODEC_FIX', 'DICOM_EXTS', 'WINDOWS', 'IDENTIFYING', 'DICOM_REPORT_KEYWORDS', 'is_dicom_file',
-           'DicomImage', 'read_dicom', 'DicomVolume', 'read_dicom_series', 'get_window', 'window_image', 'multi_window',
-           'dicom_meta', 'dicom_summary', 'dicom_report', 'dicom_to_pil', 'DicomBlock']
+__all__ = ['MAX_PIXELS', 'CODEC_FIX', 'DICOM_EXTS', 'DEFLATED', 'MAX_HEADER_BYTES', 'WINDOWS', 'ANNEX_E_VERSION', 'ANNEX_E_TAGS',
+           'IDENTIFYING', 'DICOM_REPORT_KEYWORDS', 'is_dicom_file', 'DicomImage', 'read_dicom', 'DicomVolume',
+           'read_dicom_series', 'get_window', 'window_image', 'multi_window', 'dicom_meta', 'dicom_summary',
+           'dicom_report', 'dicom_to_pil', 'DicomBlock']
 
 # %% ../nbs/03_dicom.ipynb #293a0d98
 MAX_PIXELS = 64_000_000   # refuse pixel data larger than this (rows x columns x frames)
@@ -44,18 +46,76 @@ def is_dicom_file(path # any file
     except OSError: return False
     return len(head) == 132 and head[128:132] == b'DICM'
 
+# %% ../nbs/03_dicom.ipynb #d52595a0
+DEFLATED = '1.2.840.10008.1.2.1.99'   # Deflated Explicit VR Little Endian
+MAX_HEADER_BYTES = 4 << 20            # a DICOM header (everything before the pixel data) larger than this is refused
+
+def _inflate(raw:bytes, cap:int, thing:str)->tuple:
+    "At most `cap` bytes of the raw-deflate stream `raw`, and whether more would follow."
+    d = zlib.decompressobj(-zlib.MAX_WBITS)
+    try: out = d.decompress(raw, cap)
+    except zlib.error as e:
+        raise DataError(f"the deflated data set is damaged ({e})", thing=thing, fix="copy or download the file again") from None
+    return out, bool(d.unconsumed_tail)
+
+def _pixel_bytes(ds)->tuple:
+    "(pixels, bytes) the header `ds` declares: Rows x Columns x frames (x samples x bits/8 for the bytes)."
+    rows, cols, frames = int(ds.get('Rows') or 0), int(ds.get('Columns') or 0), int(ds.get('NumberOfFrames') or 1)
+    spp, bits = int(ds.get('SamplesPerPixel') or 1), int(ds.get('BitsAllocated') or 16)
+    return rows * cols * frames, rows * cols * frames * spp * math.ceil(bits / 8)
+
+def _read_deflated(data:bytes, thing:str, max_pixels:int, stop_before_pixels:bool=False):
+    "The data set of a deflated DICOM file held in `data`, inflated only as far as its header allows (see above)."
+    from pydicom.filereader import read_dataset
+    if data[132:136] != b'\x02\x00\x00\x00': raise DataError("the file meta has no group length", thing=thing, fix="copy or download the file again")
+    start = 132 + 12 + int.from_bytes(data[140:144], 'little')          # (0002,0000) UL: the length of the file meta group
+    meta = pydicom.dcmread(io.BytesIO(data[:start]), force=True).file_meta
+    pixel_tag = lambda tag, vr, length: tag == 0x7FE00010
+    head, more = _inflate(data[start:], MAX_HEADER_BYTES, thing)
+    try: hdr = read_dataset(io.BytesIO(head), False, True, stop_when=pixel_tag)
+    except Exception: hdr = None
+    if hdr is None or (more and 'Rows' not in hdr):
+        raise DataError(f"the deflated header is larger than {MAX_HEADER_BYTES >> 20} MB or damaged", thing=thing,
+                        fix="the file is damaged or made to exhaust memory; convert it with another tool (dcmconv +te) or drop it")
+    pixels, nbytes = _pixel_bytes(hdr)
+    if pixels > max_pixels and not stop_before_pixels:
+        raise DataError(f"the pixel data has {pixels:,} pixels (more than max_pixels={max_pixels:,}); it was not inflated", thing=thing,
+                        fix="pass a larger max_pixels if you trust the file, or read one frame at a time")
+    if not stop_before_pixels and more:
+        head, more = _inflate(data[start:], MAX_HEADER_BYTES + nbytes + 1024, thing)
+        if more: raise DataError(f"the deflated data inflate to more than the {nbytes:,} bytes of pixels its header declares", thing=thing,
+                                 fix="the file is damaged or made to exhaust memory; drop it")
+    ds = read_dataset(io.BytesIO(head), False, True, stop_when=pixel_tag if stop_before_pixels else None)
+    ds.file_meta = meta
+    ds.set_original_encoding(False, True, ds.get('SpecificCharacterSet'))
+    return ds
+
 # %% ../nbs/03_dicom.ipynb #ddf4d516
-def _open_dataset(path:Path, stop_before_pixels:bool=False):
-    "`pydicom.dcmread` that turns every failure into a `DataError` naming the file."
-    try: st = path.stat()
-    except (FileNotFoundError, NotADirectoryError): raise DataError("file not found", thing=str(path), fix="check the path") from None
-    if stat.S_ISDIR(st.st_mode): raise DataError("is a folder, not a DICOM file", thing=str(path), fix="give one .dcm file, or use medcnn_tl.data for folders")
-    if st.st_size == 0: raise DataError("the file is empty (0 bytes)", thing=str(path), fix="copy or download it again")
-    in_memory = not stop_before_pixels and st.st_size < 200_000
-    if in_memory: data = path.read_bytes()      # small files: one read, then parsing from memory beats many small reads
+def _open_dataset(path:Path, stop_before_pixels:bool=False, max_pixels:int=None, data:bytes=None):
+    "`pydicom.dcmread` of `path` (or of `data`, an upload `path` only names) that turns every failure into a `DataError` naming the file."
+    max_pixels = MAX_PIXELS if max_pixels is None else max_pixels
+    if data is None:
+        try: st = path.stat()
+        except (FileNotFoundError, NotADirectoryError): raise DataError("file not found", thing=str(path), fix="check the path") from None
+        if stat.S_ISDIR(st.st_mode): raise DataError("is a folder, not a DICOM file", thing=str(path), fix="give one .dcm file, or use medcnn_tl.data for folders")
+        size = st.st_size
+    else: size = len(data)
+    if size == 0: raise DataError("the file is empty (0 bytes)", thing=str(path), fix="copy or download it again")
+    in_memory = data is not None or (not stop_before_pixels and size < 200_000)
+    if data is None and in_memory: data = path.read_bytes()      # small files: one read, then parsing from memory beats many small reads
+    if data is None:
+        with open(path, 'rb') as f: head = f.read(1024)
+    else: head = data[:1024]
+    if head[128:132] == b'DICM' and DEFLATED.encode() in head[132:]:   # deflated: inflate within bounds, never all of it blindly
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore')
+                return _read_deflated(data if data is not None else path.read_bytes(), str(path), max_pixels, stop_before_pixels)
+        except MedcnnError: raise
+        except Exception as e:
+            raise DataError(f"the deflated DICOM file is damaged ({type(e).__name__})", thing=str(path), fix="copy or download it again") from None
     def _src(): return io.BytesIO(data) if in_memory else path
-    def _gzip():
-        with open(path, 'rb') as f: return f.read(2) == b'\x1f\x8b'
+    def _gzip(): return head[:2] == b'\x1f\x8b'
     def _not_dicom():
         if _gzip(): return DataError("is gzip-compressed, not a DICOM file", thing=str(path), fix="unpack it first (gunzip)")
         return DataError("not a DICOM file (no 'DICM' marker and no DICOM elements)", thing=str(path),
@@ -182,21 +242,22 @@ def _decode(ds, path:Path):
 # %% ../nbs/03_dicom.ipynb #16dd7aec
 def read_dicom(path,                      # a DICOM file
                max_pixels:int=MAX_PIXELS, # refuse larger pixel data (rows x columns x frames)
-               frame:int=None             # keep only this frame of a multi-frame file (default: all)
+               frame:int=None,            # keep only this frame of a multi-frame file (default: all)
+               data:bytes=None            # the file's content when it is not on disk (an upload): `path` then only names it
               )->DicomImage:
     "Read the DICOM file at `path` into a `DicomImage` (pixels in physical units, HU for CT); `MedcnnError` on failure."
     path = Path(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
-            return _read_dicom(path, max_pixels, frame)
+            return _read_dicom(path, max_pixels, frame, data)
     except MedcnnError: raise
     except Exception as e:   # anything pydicom or numpy did not like in the header or pixels
         raise DataError(f"cannot be read as an image ({type(e).__name__}: {str(e).splitlines()[0][:150] if str(e) else 'no details'})",
                         thing=str(path), fix="the header is inconsistent or the file is damaged; check it with another viewer or drop it") from None
 
-def _read_dicom(path:Path, max_pixels:int, frame:int)->DicomImage:
-    ds = _open_dataset(path)
+def _read_dicom(path:Path, max_pixels:int, frame:int, data:bytes=None)->DicomImage:
+    ds = _open_dataset(path, max_pixels=max_pixels, data=data)
     if 'PixelData' not in ds and 'FloatPixelData' not in ds and 'DoubleFloatPixelData' not in ds:
         kind = getattr(ds.get('SOPClassUID'), 'name', None) or ds.get('Modality') or 'no SOP class given'
         raise DataError(f"has no pixel data ({kind}), so it is not an image", thing=str(path),
@@ -218,6 +279,10 @@ def _read_dicom(path:Path, max_pixels:int, frame:int)->DicomImage:
     rgb = int(ds.get('SamplesPerPixel', 1) or 1) > 1 or photometric.startswith(('RGB', 'YBR'))
     if not rgb:
         slope, intercept = _number(ds, 'RescaleSlope'), _number(ds, 'RescaleIntercept')
+        bad = [f"{k} {v}" for k, v in (('RescaleSlope', slope), ('RescaleIntercept', intercept)) if v is not None and not math.isfinite(v)]
+        if bad or slope == 0:
+            raise DataError(f"the header's {', '.join(bad) or 'RescaleSlope 0'} cannot turn pixels into physical units", thing=str(path),
+                            fix="the file is damaged or was written by a faulty tool; fix the tag (e.g. dcmodify -m RescaleSlope=1) or drop it")
         if 'ModalityLUTSequence' in ds:
             from pydicom.pixels import apply_modality_lut
             arr = apply_modality_lut(arr, ds).astype(np.float32)
@@ -329,7 +394,16 @@ def multi_window(pixels:np.ndarray,                         # HU, `(H,W)`
     return np.stack([window_image(pixels, *get_window(w), invert=invert) for w in windows])
 
 # %% ../nbs/03_dicom.ipynb #8df01160
-IDENTIFYING = {
+ANNEX_E_VERSION = 'dicomfields_2026c'   # the dicom-anonymizer table of DICOM PS3.15 Annex E (2026c edition of the standard)
+
+def _annex_e()->tuple:
+    "(tags, masked groups) of the Basic Application Level Confidentiality Profile, from the `dicom-anonymizer` package's table."
+    rows = dicom_anonymization_database_selector(ANNEX_E_VERSION)['ALL_TAGS']
+    return (frozenset((g << 16) | e for g, e, *mask in rows if not mask),   # (group, element)
+            tuple(r for r in rows if len(r) == 4))                          # (group, element, group mask, element mask): 50xx, 60xx
+
+ANNEX_E_TAGS, _ANNEX_E_MASKED = _annex_e()
+IDENTIFYING = {   # by name, on top of Annex E: what earlier versions hid (kept hidden) and what the profile lets through but a class need not see
     'PatientName', 'PatientID', 'IssuerOfPatientID', 'OtherPatientIDs', 'OtherPatientNames', 'OtherPatientIDsSequence',
     'PatientBirthDate', 'PatientBirthTime', 'PatientBirthName', 'PatientMotherBirthName', 'PatientAddress',
     'PatientTelephoneNumbers', 'PatientAge', 'PatientSex', 'PatientSize', 'PatientWeight', 'MedicalRecordLocator',
@@ -342,10 +416,13 @@ IDENTIFYING = {
     'ReferencedSOPInstanceUID', 'StorageMediaFileSetUID', 'SynchronizationFrameOfReferenceUID', 'IrradiationEventUID',
     'StudyDescription', 'SeriesDescription', 'ProtocolName', 'ImageComments', 'RequestedProcedureDescription',
     'PerformedProcedureStepDescription', 'AdmittingDiagnosesDescription', 'DerivationDescription', 'ContentCreatorName'}
-_IDENT_VRS = {'PN', 'DA', 'DT', 'TM'}
+_IDENT_VRS = {'PN', 'DA', 'DT', 'TM'}   # every person name, date and time, whatever its tag
 
 def _is_identifying(elem)->bool:
-    return elem.tag.is_private or elem.keyword in IDENTIFYING or elem.VR in _IDENT_VRS
+    "Private, in the Annex E basic profile (through dicom-anonymizer's table), named in `IDENTIFYING`, or a name/date/time."
+    tag = int(elem.tag)
+    return (elem.tag.is_private or tag in ANNEX_E_TAGS or elem.keyword in IDENTIFYING or elem.VR in _IDENT_VRS
+            or any(((tag >> 16) & gm) == g and (tag & 0xFFFF & em) == e for g, e, gm, em in _ANNEX_E_MASKED))
 
 # %% ../nbs/03_dicom.ipynb #32883c0c
 def dicom_meta(source,                      # a DICOM file, a `pydicom.Dataset` or a `DicomImage`

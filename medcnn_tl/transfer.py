@@ -443,11 +443,10 @@ def _as_images(images_or_dls, max_images:int, seed:int)->torch.Tensor:
         a = images_or_dls
         if isinstance(a, (str, Path)):
             p = Path(a)
-            if p.suffix == '.npz':
-                d = np.load(p)
-                keys = [k for k in d.files if k.endswith('images')]
-                if not keys: raise DataError("no '*_images' arrays in the file", thing=str(p), fix="use the MedMNIST .npz layout (train_images, ...)")
-                a = np.concatenate([d[k] for k in keys])
+            if p.suffix == '.npz':   # the library's one .npz reader: sized from the headers, only the sampled images decompressed
+                from medcnn_tl.data import read_source
+                ims = read_source(p).attrs['images']
+                a = ims.take(np.sort(rng.choice(len(ims), min(max_images, len(ims)), replace=False)))
             elif p.is_dir():
                 from medcnn_tl.data import load_image, IMAGE_EXTS, DICOM_EXTS
                 files = sorted(f for f in p.rglob('*') if f.suffix.lower() in IMAGE_EXTS + DICOM_EXTS)

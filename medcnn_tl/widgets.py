@@ -16,10 +16,10 @@ from .core import MedcnnError, BadArgumentError
 from .ops import conv2d, conv_output_size, kernel_preset, kernel_presets
 
 # %% auto #0
-__all__ = ['SAMPLE_IMAGES', 'ACTIVATIONS', 'POOLINGS', 'RGB_WINDOWS', 'LAB_MODEL', 'MAX_UPLOAD_BYTES', 'SETTING_NAMES',
-           'MAP_COMMAND', 'as_gray', 'parse_kernel', 'conv_step', 'sample_image', 'conv_stages', 'conv_explorer',
-           'accuracy_vs_compute', 'arch_explorer', 'read_volume', 'window_explorer', 'LabModel', 'load_lab_model',
-           'image_from_upload', 'model_lab', 'strategy_selector', 'operating_point_explorer']
+__all__ = ['SAMPLE_IMAGES', 'ACTIVATIONS', 'POOLINGS', 'RGB_WINDOWS', 'LAB_MODEL', 'MAX_UPLOAD_BYTES', 'UPLOAD_MAX_PIXELS',
+           'SETTING_NAMES', 'MAP_COMMAND', 'as_gray', 'parse_kernel', 'conv_step', 'sample_image', 'conv_stages',
+           'conv_explorer', 'accuracy_vs_compute', 'arch_explorer', 'read_volume', 'window_explorer', 'LabModel',
+           'load_lab_model', 'image_from_upload', 'model_lab', 'strategy_selector', 'operating_point_explorer']
 
 # %% ../nbs/10_widgets.ipynb #948ae51d
 def as_gray(image, # 2-D array, (H, W, 3) RGB array, or tensor
@@ -431,49 +431,51 @@ def _test_probs(lab:LabModel)->tuple:
 
 
 # %% ../nbs/10_widgets.ipynb #a908f5fd
+UPLOAD_MAX_PIXELS = 16_000_000   # 4000 x 4000: an upload that decodes to more pixels is refused before decoding
+
 def image_from_upload(name:str,   # the uploaded file's name (used only for its extension; never shown or kept)
                       data:bytes, # its content
-                      max_bytes:int=MAX_UPLOAD_BYTES
+                      max_bytes:int=MAX_UPLOAD_BYTES,
+                      max_pixels:int=UPLOAD_MAX_PIXELS # refuse anything that decodes to more pixels (checked before decoding)
                      )->dict:
     "Pixels of an uploaded PNG/JPEG/DICOM, read in memory and nothing else kept: `values` (physical units), `window`, `invert`, `kind`."
-    import io
-    from medcnn_tl.core import DataError
+    import io, math, warnings
     from pathlib import Path
+    from PIL import Image, UnidentifiedImageError
+    from medcnn_tl.core import DataError
+    from medcnn_tl.dicom import read_dicom
     ext = Path(name).suffix.lower()
+    shown = 'upload' + (ext if ext in ('.dcm', '.dicom', '.png', '.jpg', '.jpeg') else '')   # the name may identify a patient: never shown
     if len(data) > max_bytes:
         raise DataError(f"the upload is {len(data) / 2**20:.1f} MB, more than the {max_bytes / 2**20:.0f} MB the lab accepts",
-                        thing="upload", fix="downsample or crop the image first")
-    if len(data) == 0: raise DataError("the upload is empty", thing="upload", fix="choose the file again")
-    is_dicom = ext in ('.dcm', '.dicom') or data[128:132] == b'DICM'
-    if is_dicom:
-        import pydicom, warnings
-        from pydicom.pixels import apply_modality_lut
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter('ignore')
-                ds = pydicom.dcmread(io.BytesIO(data), force=True)
-                px = ds.pixel_array
-                if px.ndim == 3 and ds.get('SamplesPerPixel', 1) == 1: px = px[len(px) // 2]   # a multi-frame file: its middle frame
-                if px.ndim != 2: raise ValueError("a colour or multi-frame colour image")
-                values = apply_modality_lut(px, ds).astype(np.float32)
-                c, w = ds.get('WindowCenter'), ds.get('WindowWidth')
-                first = lambda v: float(v[0] if isinstance(v, pydicom.multival.MultiValue) else v)
-                window = (first(c), first(w)) if c is not None and w is not None else None
-                invert, kind = ds.get('PhotometricInterpretation') == 'MONOCHROME1', f"DICOM {ds.get('Modality', '')}".strip()
-        except Exception as e:
-            raise DataError(f"the uploaded DICOM file cannot be read as a grey-level image ({type(e).__name__})", thing="upload",
-                            fix="upload a CT, MR or X-ray DICOM file with pixel data, or a PNG/JPEG") from None
-        finally: ds = None                     # the header (names, IDs, dates) is dropped here: only pixels go on
-        if window is None:
+                        thing=shown, fix="downsample or crop the image first")
+    if len(data) == 0: raise DataError("the upload is empty", thing=shown, fix="choose the file again")
+    if ext in ('.dcm', '.dicom') or data[128:132] == b'DICM':
+        im = read_dicom(shown, max_pixels=max_pixels, data=data)    # MedcnnError naming the upload on anything wrong
+        px, window, invert, kind = im.pixels, im.file_window, im.invert, f"DICOM {im.modality}".strip()
+        im.ds = None                                                 # the header (names, IDs, dates) is dropped here: only pixels go on
+        if im.is_rgb: raise DataError("the uploaded DICOM file is a colour image", thing=shown, fix="upload a CT, MR or X-ray DICOM file, or a PNG/JPEG")
+        if px.ndim == 3: px = px[len(px) // 2]                       # a multi-frame file: its middle frame
+        values = px.astype(np.float32)
+        if window is None or not all(map(math.isfinite, window)) or window[1] <= 0:
             lo, hi = np.percentile(values, (0.5, 99.5)); window = ((lo + hi) / 2, max(hi - lo, 1.))
         return dict(values=values, window=window, invert=invert, kind=kind)
-    from PIL import Image, UnidentifiedImageError
+    old = Image.MAX_IMAGE_PIXELS
     try:
-        with Image.open(io.BytesIO(data)) as im:
-            if im.width * im.height > 50_000_000: raise DataError("the image has more than 50 million pixels", thing="upload", fix="downsample it first")
-            a = np.asarray(im.convert('L'))          # pixels only: EXIF and other metadata are not kept
+        Image.MAX_IMAGE_PIXELS = max_pixels
+        with warnings.catch_warnings():
+            warnings.simplefilter('error', Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as im:
+                if im.width * im.height > max_pixels: raise Image.DecompressionBombError("too many pixels")
+                a = np.asarray(im.convert('L'))          # pixels only: EXIF and other metadata are not kept
     except UnidentifiedImageError:
-        raise DataError("the upload is neither a PNG/JPEG image nor a DICOM file", thing="upload", fix="upload a .png, .jpg or .dcm file") from None
+        raise DataError("the upload is neither a PNG/JPEG image nor a DICOM file", thing=shown, fix="upload a .png, .jpg or .dcm file") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise DataError(f"the image has more than {max_pixels:,} pixels (a decompression bomb or a huge scan)", thing=shown,
+                        fix="downsample it first (4000 x 4000 pixels at most)") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise DataError(f"the image is damaged or truncated ({type(e).__name__})", thing=shown, fix="save or download it again") from None
+    finally: Image.MAX_IMAGE_PIXELS = old
     return dict(values=a.astype(np.float32), window=(127.5, 255.), invert=False, kind='image')
 
 # %% ../nbs/10_widgets.ipynb #b43f5acb

@@ -147,16 +147,41 @@ def test_malformed_npz_through_the_cli(bad_dir, baseline_mb):
         one_error_line(r, *MALFORMED[name][1])
         assert r['peak_mb'] < baseline_mb + EXTRA_MB, (name, r['peak_mb'], baseline_mb)
 
+def _zeros_npz(path, n=12000, side=224):
+    "A genuine archive of `n` zero images (600 MB for the default) that zip-deflates to about 2 MB, written as a stream."
+    with zipfile.ZipFile(path, 'w', zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        with zf.open('train_images.npy', 'w', force_zip64=True) as fh:
+            np.lib.format.write_array_header_1_0(fh, {'descr': '|u1', 'fortran_order': False, 'shape': (n, side, side)})
+            for i in range(0, n, 1000): fh.write(bytes(min(1000, n - i) * side * side))
+        with zf.open('train_labels.npy', 'w') as fh: np.lib.format.write_array(fh, np.arange(n) % 2)
+    return path
+
 def test_an_archive_declaring_gigabytes_is_refused_before_it_is_read(tmp_path, baseline_mb):
-    f = _declared_npz(tmp_path/'zeros_60k.npz')
+    f = _declared_npz(tmp_path/'zeros_60k.npz')                    # the header declares 2.8 GB, the archive holds none of it
     assert f.stat().st_size < 1_000_000
+    for args in (('inspect', f), ('train', f, '--epochs', '1', '--size', '32', '--strategy', 'train_entire', '--out', tmp_path/'runs')):
+        r = cli(*args)
+        one_error_line(r, 'declares shape (60000, 224, 224) (2.8 GB)', 'truncated or forged', str(f))
+        assert r['peak_mb'] < baseline_mb + EXTRA_MB, (args[0], r['peak_mb'], baseline_mb)
+    with pytest.raises(DataError, match='truncated or forged'): get_dls(f, size=28, cache=tmp_path/'cache', show_progress=False)
+
+def test_a_zip_bomb_npz_is_sized_before_it_is_read(tmp_path, baseline_mb):
+    f = _zeros_npz(tmp_path/'zeros_12k.npz')                        # 600 MB of images in a 2 MB file
+    assert f.stat().st_size < 5_000_000
     r = cli('inspect', f)                                           # headers only: the summary works
-    assert r['rc'] == 0 and '60000 images' in r['out'] and 'cannot be checked' in r['out'], r
+    assert r['rc'] == 0 and '12000 images' in r['out'], r
     assert r['peak_mb'] < baseline_mb + EXTRA_MB
     r = cli('train', f, '--epochs', '1', '--size', '32', '--strategy', 'train_entire', '--out', tmp_path/'runs')
-    one_error_line(r, '2.8 GB', 'cache')
+    one_error_line(r, '12,000 images of 224 x 224', str(f), 'smaller MedMNIST size')
+    assert '--cache' not in r['err']                                # train has no such option: the fix names what exists
     assert r['peak_mb'] < baseline_mb + EXTRA_MB, (r['peak_mb'], baseline_mb)
-    with pytest.raises(DataError, match='truncated'): get_dls(f, size=28, cache=tmp_path/'cache', show_progress=False)
+
+def test_recommend_measures_a_zip_bomb_npz_from_a_sample(tmp_path):
+    f = _zeros_npz(tmp_path/'zeros_12k.npz')
+    r = cli('recommend', f)                                         # 12,000 images measured from a sample: never 600 MB at once
+    assert r['rc'] == 0 and 'domain similarity' in r['out'], r
+    small = cli('recommend', samples_path('chest_phantom_28.npz'))  # the same command on a 28-pixel file: torch, the backbone
+    assert r['peak_mb'] < small['peak_mb'] + EXTRA_MB, (r['peak_mb'], small['peak_mb'])   # a bounded sample (at 224 px), not the file
 
 def test_a_large_npz_streams_from_the_disk_cache(tmp_path, monkeypatch):
     import medcnn_tl.data as D

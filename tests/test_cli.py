@@ -145,15 +145,19 @@ def test_bad_numbers_are_refused_before_anything_runs(recorder, capsys):
 
 def test_dashboard_arguments_reach_the_server(monkeypatch, capsys):
     seen = {}
-    monkeypatch.setattr(cli, 'serve_dashboard', lambda *a, **k: seen.update(args=a, kwargs=k) or 0)
+    from medcnn_tl import serve
+    monkeypatch.setattr(serve, 'serve_dashboard', lambda *a, **k: seen.update(args=a, kwargs=k) or 0)
     assert cli.main(['dashboard', 'model_lab', '--host', '0.0.0.0', '--port', '9001', '--no-browser', '--max-kernels', '2',
                      '--cull-idle', '120']) == 0
     assert seen == dict(args=('model_lab', '0.0.0.0', 9001), kwargs=dict(open_browser=False, max_kernels=2, cull_idle=120))
     assert cli.main(['dashboard']) == 0
     out = capsys.readouterr().out
     assert all(n in out for n in ('conv_explorer', 'ct_windowing', 'architectures', 'model_lab'))
+    lines = {l.split()[0]: l for l in out.splitlines() if l.startswith('  ')}   # one line per dashboard, with what it shows
+    assert 'Hounsfield' in lines['ct_windowing'] and 'Grad-CAM' in lines['model_lab'], out
 
 def test_voila_configuration_is_safe():
+    assert cli.voila_config is __import__('medcnn_tl.serve').serve.voila_config   # moved to serve, still reachable from cli
     cfg = cli.voila_config('127.0.0.1', 8866, max_kernels=2, cull_idle=300)
     v = cfg['Voila']
     assert v['ip'] == '127.0.0.1' and len(v['token']) >= 24 and v['tornado_settings']['allow_remote_access'] is False

@@ -21,8 +21,8 @@ def free_port():
         s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
 
 def descendants(pid):
-    from medcnn_tl.cli import _descendants
-    return _descendants(pid)
+    from medcnn_tl.serve import descendants
+    return descendants(pid)
 
 def cmdline(pid):
     try: return Path(f'/proc/{pid}/cmdline').read_bytes().replace(b'\0', b' ').decode()
@@ -132,17 +132,28 @@ def select(page, label):
 def test_server_refuses_requests_without_the_token_or_with_a_foreign_host(serve):
     s = serve('ct_windowing')
     base = f'http://127.0.0.1:{s.port}/'
+    for _ in range(120):                                              # the one kernel started ahead of the first visitor
+        if kernels_of(s.proc.pid): break
+        time.sleep(0.5)
+    preheated = kernels_of(s.proc.pid)
+    assert len(preheated) == 1
     assert get(base) in (302, 403)                                   # no token: sent to the login page, no dashboard
     assert get(base + '?token=wrong') in (302, 403)
     assert get(base + f'?token={s.token}', host='evil.example') == 403   # DNS rebinding: a foreign Host header
     assert get(base + f'?token={s.token}', host=f'evil.example:{s.port}') == 403
-    assert kernels_of(s.proc.pid) == []                               # none of these started a kernel
+    assert kernels_of(s.proc.pid) == preheated                        # none of these started a kernel
     assert get(base + 'voila/files/ct_windowing.ipynb?token=' + s.token) in (403, 404)   # serves dashboards, not files
+
+def get_page(url, timeout=300):
+    "(status code, body) of a GET of `url`."
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r: return r.status, r.read().decode(errors='replace')
+    except urllib.error.HTTPError as e: return e.code, e.read().decode(errors='replace')
 
 def test_reloads_leave_at_most_the_cap_of_kernels_and_stopping_leaves_no_process(serve):
     s = serve('ct_windowing', '--max-kernels', '2')
     most = 0
-    for _ in range(10):                                               # each GET with the token runs the dashboard in a kernel
+    for _ in range(4):          # each GET with the token runs the dashboard in a kernel; a page left behind is freed for the next
         assert get(f'http://127.0.0.1:{s.port}/?token={s.token}') == 200
         most = max(most, len(kernels_of(s.proc.pid)))
     assert 1 <= most <= 2
@@ -152,6 +163,31 @@ def test_reloads_leave_at_most_the_cap_of_kernels_and_stopping_leaves_no_process
     time.sleep(1)
     alive = [p for p in tree if Path(f'/proc/{p}').exists() and 'Z' not in Path(f'/proc/{p}/stat').read_text().split(')')[-1].split()[:1]]
     assert alive == [], [cmdline(p) for p in alive]
+
+def test_concurrent_loads_never_exceed_the_cap(serve):
+    "12 visitors open the link at the same moment: the kernel count never passes the cap, the others get a page that says why."
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+    s = serve('ct_windowing', '--max-kernels', '3')
+    url = f'http://127.0.0.1:{s.port}/?token={s.token}'
+    counts, done = [], threading.Event()
+    def watch():
+        while not done.is_set() and len(counts) < 3000: counts.append(len(kernels_of(s.proc.pid))); time.sleep(0.1)
+    watcher = threading.Thread(target=watch); watcher.start()
+    try:
+        with ThreadPoolExecutor(12) as pool: results = list(pool.map(lambda _: get_page(url), range(12)))
+        time.sleep(3)                                                  # the pool's refill after the last load
+    finally: done.set(); watcher.join()
+    codes = [c for c, _ in results]
+    assert max(counts) <= 3, max(counts)
+    assert codes.count(200) >= 1 and set(codes) <= {200, 503}, codes
+    assert all('This dashboard is full' in body for c, body in results if c == 503)
+    assert len(kernels_of(s.proc.pid)) <= 3
+
+def test_the_server_prints_one_usable_link(serve):
+    s = serve('ct_windowing')
+    links = re.findall(r'https?://\S+', s.log_path.read_text())
+    assert links == [s.url.replace('127.0.0.1', 'localhost')], links   # Voila's masked '?token=...' link is not printed
 
 def test_sigterm_stops_the_server_and_its_kernels(serve, page):
     s = serve('ct_windowing')
