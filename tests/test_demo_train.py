@@ -83,7 +83,7 @@ def test_train_metrics_valid_and_test(train_run):
 def demo_run(cli, tmp_path_factory):
     "`medcnn-tl demo --epochs 1 --size 32`: its output folder and stdout."
     out = tmp_path_factory.mktemp('demo')/'report'
-    r = cli('demo', '--epochs', '1', '--size', '32', '--out', out)
+    r = cli('demo', '--epochs', '1', '--size', '32', '--out', out, timeout=1800)
     assert r.returncode == 0, r.stderr[-3000:]
     return dict(r=r, out=out)
 

@@ -62,7 +62,7 @@ def test_sizes_times_seeds_and_resumed(lab_folder):
     got = sorted(zip(fb['size'].astype(int), fb.seed))
     assert got == [(20, 0), (20, 1), (40, 0), (40, 1)]                  # sizes x seeds, each once
     assert len(df) == 5 + 3                                              # the (20, frozen_base, 0) run was reused, not repeated
-    keys = ['size', 'strategy', 'seed', 'test_auc', 'finished']
+    keys = ['size', 'strategy', 'seed', 'test_auc', 'test_balanced_accuracy']
     assert df.iloc[:5][keys].astype(str).equals(first[keys].astype(str))  # the first call's rows are untouched
     assert (fb.n_train == fb['size'].astype(int)).all()
     check_rows(df)
