@@ -14,6 +14,7 @@ from conftest import one_error_line
 from medcnn_tl.core import samples_path
 
 KEYS = {'auc', 'accuracy', 'balanced_accuracy', 'sensitivity', 'specificity', 'f1', 'threshold'}
+ONE_THREAD = {'OMP_NUM_THREADS': '1'}   # torch on one thread: steady on a shared 2-core machine (as before)
 STRATEGIES = ('scratch', 'train_entire', 'freeze_some', 'finetune_some', 'frozen_base')
 
 def whole(x, atol=1e-4) -> bool:
@@ -51,7 +52,7 @@ def train_run(cli, tmp_path_factory):
     "`medcnn-tl train stripes.npz --strategy frozen_base --folds 2 --epochs 1 --size 32`: the run folder, its files and the labels."
     tmp = tmp_path_factory.mktemp('train')
     npz = stripes_npz(tmp/'stripes.npz')
-    r = cli('train', npz, '--strategy', 'frozen_base', '--folds', '2', '--size', '32', '--epochs', '1', '--out', tmp/'runs')
+    r = cli('train', npz, '--strategy', 'frozen_base', '--folds', '2', '--size', '32', '--epochs', '1', '--out', tmp/'runs', env=ONE_THREAD)
     assert r.returncode == 0, r.stderr[-3000:]
     found = list((tmp/'runs').glob('*/metrics.json'))
     assert len(found) == 1, found
@@ -83,7 +84,7 @@ def test_train_metrics_valid_and_test(train_run):
 def demo_run(cli, tmp_path_factory):
     "`medcnn-tl demo --epochs 1 --size 32`: its output folder and stdout."
     out = tmp_path_factory.mktemp('demo')/'report'
-    r = cli('demo', '--epochs', '1', '--size', '32', '--out', out, timeout=1800)
+    r = cli('demo', '--epochs', '1', '--size', '32', '--out', out, env=ONE_THREAD, timeout=1800)
     assert r.returncode == 0, r.stderr[-3000:]
     return dict(r=r, out=out)
 
