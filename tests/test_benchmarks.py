@@ -1,6 +1,7 @@
 """The benchmark scripts run in their CI-sized form and write what they promise (numbers are measured elsewhere)."""
 import json, subprocess, sys
 from pathlib import Path
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -19,8 +20,13 @@ def test_accelerators_quick(tmp_path):
         assert len(d['train_img_s']) == res['epochs'] and all(v > 0 for v in d['train_img_s'])
         assert d['median_infer_img_s'] > 0 and len(d['auc_per_epoch']) == res['epochs']
         assert all(0 <= v <= 1 for v in d['auc_per_epoch'])
-    assert abs(cpu['ratio_train'] - cpu['fastai']['median_train_img_s']/cpu['plain']['median_train_img_s']) < 1e-9
-    assert abs(cpu['ratio_infer'] - cpu['fastai']['median_infer_img_s']/cpu['plain']['median_infer_img_s']) < 1e-9
+    # the protocol, worked out by hand for --quick: training speed is the median over epochs 2.. (epoch 1 is the warm-up),
+    # so with 2 epochs it is the second epoch's number; inference is the median of 3 interleaved runs, the middle one
+    assert res['epochs'] == 2
+    fa, pl = cpu['fastai'], cpu['plain']
+    assert len(fa['infer_img_s']) == len(pl['infer_img_s']) == 3
+    assert cpu['ratio_train'] == pytest.approx(fa['train_img_s'][1]/pl['train_img_s'][1], rel=1e-9)
+    assert cpu['ratio_infer'] == pytest.approx(sorted(fa['infer_img_s'])[1]/sorted(pl['infer_img_s'])[1], rel=1e-9)
 
 def test_device_check_cpu(tmp_path):
     "benchmarks/device_check.py on a machine without a GPU: everything on the CPU, in float32, NCHW, and it trains."

@@ -1,32 +1,79 @@
-"""The strategy lab end to end, as a user runs it: `medcnn-tl lab DATA --sizes 50 200 --seeds 3` on the embedded samples."""
-import shutil, subprocess, sys
-from pathlib import Path
+"""The strategy lab end to end, as a user runs it: `medcnn-tl lab DATA ...` on the embedded samples.
+
+The smallest grid that can fail, in two calls into one folder (8 runs): every default strategy once
+(`--sizes 20 --seeds 1`), then one strategy over two sizes and two seeds, which must reuse the run the first call
+already made (resumable: a finished run is never repeated) and add the other three. The full grid of earlier CI (2 sizes x 3 seeds x 5 strategies,
+30 runs) is `slow`: `pytest -m slow tests/test_lab.py`.
+"""
+import numpy as np
 import pandas as pd
 import pytest
 from medcnn_tl.core import samples_path
 
-def run(*args, timeout=1800):
-    exe = shutil.which('medcnn-tl')
-    cmd = [exe, *args] if exe else [sys.executable, '-c', 'import sys; from medcnn_tl.cli import main; sys.exit(main())', *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+DATA = samples_path('chest_phantom_28.npz')
+STRATEGIES = {'scratch', 'train_entire', 'freeze_some', 'finetune_some', 'frozen_base'}   # the lab's five, typed by hand
 
-def test_lab_help():
-    r = run('lab', '--help')
-    assert r.returncode == 0 and '--sizes' in r.stdout and '--seeds' in r.stdout
+def test_counts():
+    "The sample's test split, counted here with numpy: 28 positive and 28 negative images (the metric checks rely on it)."
+    y = np.load(DATA)['test_labels'].ravel()
+    assert (len(y), int((y == 1).sum()), int((y == 0).sum())) == (56, 28, 28)
 
-def test_lab_end_to_end(tmp_path):
-    data = samples_path('chest_phantom_28.npz')
-    args = ('lab', str(data), '--sizes', '50', '200', '--seeds', '3', '--size', '16', '--out', str(tmp_path), '--threads', '1')
-    r = run(*args)
-    assert r.returncode == 0, r.stderr[-3000:]
-    df = pd.read_csv(tmp_path/'lab_results.csv')
-    assert len(df) == 2*3*5                                              # sizes x seeds x strategies, one row per run
-    assert set(df.strategy) == {'scratch', 'train_entire', 'freeze_some', 'finetune_some', 'frozen_base'}
-    assert sorted(df['size'].astype(str).unique()) == ['200', '50'] and sorted(df.seed.unique()) == [0, 1, 2]
+def check_metrics_are_on_the_test_split(df):
+    """AUC and balanced accuracy computed on the 56 test images (28 + 28): an AUC is a count of ordered (positive,
+    negative) pairs, ties counting one half, over 28*28 pairs, so 2*784*AUC is a whole number; a balanced accuracy is
+    (TP/28 + TN/28)/2, so 56*balanced accuracy is one. A metric computed on another split, or on a subsample, fails."""
+    pairs = 2*28*28*df.test_auc.to_numpy()
+    assert np.allclose(pairs, pairs.round(), atol=1e-4) and df.test_auc.between(0, 1).all(), df.test_auc.tolist()
+    hits = 56*df.test_balanced_accuracy.to_numpy()
+    assert np.allclose(hits, hits.round(), atol=1e-4) and df.test_balanced_accuracy.between(0, 1).all(), df.test_balanced_accuracy.tolist()
+
+def check_rows(df):
     assert (df.n_test == 56).all()                                       # the sample's own test split, never trained on
-    assert df.test_auc.between(0, 1).all() and df.test_balanced_accuracy.between(0, 1).all()
     assert df.similarity.nunique() == 1 and 0 <= df.similarity.iloc[0] <= 1
     assert {'data', 'similarity', 'size', 'strategy', 'seed', 'seconds', 'device'} <= set(df.columns)
+    assert not df.duplicated(['data', 'size', 'strategy', 'seed']).any()
+    check_metrics_are_on_the_test_split(df)
+
+def test_lab_help(cli):
+    r = cli('lab', '--help')
+    assert r.returncode == 0 and '--sizes' in r.stdout and '--seeds' in r.stdout and '--strategies' in r.stdout
+
+@pytest.fixture(scope='module')
+def lab_folder(cli, tmp_path_factory):
+    "Two `medcnn-tl lab` calls into one folder: the five strategies at 20 images, then frozen_base at 20 and 40, seeds 0 and 1."
+    out = tmp_path_factory.mktemp('lab')
+    common = ('--size', '16', '--out', out, '--threads', '1')
+    first = cli('lab', DATA, '--sizes', '20', '--seeds', '1', *common, timeout=1200)
+    assert first.returncode == 0, first.stderr[-3000:]
+    after_first = pd.read_csv(out/'lab_results.csv')
+    second = cli('lab', DATA, '--sizes', '20', '40', '--seeds', '2', '--strategies', 'frozen_base', *common, timeout=1200)
+    assert second.returncode == 0, second.stderr[-3000:]
+    return dict(out=out, after_first=after_first, df=pd.read_csv(out/'lab_results.csv'))
+
+def test_every_default_strategy_runs(lab_folder):
+    df = lab_folder['after_first']
+    assert len(df) == 5 and set(df.strategy) == STRATEGIES                # no --strategies: all five, one row each
+    assert (df['size'].astype(str) == '20').all() and (df.n_train == 20).all() and (df.seed == 0).all()
+    check_rows(df)
+
+def test_sizes_times_seeds_and_resumed(lab_folder):
+    df, first = lab_folder['df'], lab_folder['after_first']
+    fb = df[df.strategy == 'frozen_base']
+    got = sorted(zip(fb['size'].astype(int), fb.seed))
+    assert got == [(20, 0), (20, 1), (40, 0), (40, 1)]                  # sizes x seeds, each once
+    assert len(df) == 5 + 3                                              # the (20, frozen_base, 0) run was reused, not repeated
+    keys = ['size', 'strategy', 'seed', 'test_auc', 'test_balanced_accuracy']
+    assert df.iloc[:5][keys].astype(str).equals(first[keys].astype(str))  # the first call's rows are untouched
+    assert (fb.n_train == fb['size'].astype(int)).all()
+    check_rows(df)
+
+@pytest.mark.slow
+def test_lab_full_grid(cli, tmp_path):
+    "The grid of earlier CI: 2 sizes x 3 seeds x the five strategies, 30 runs."
+    r = cli('lab', DATA, '--sizes', '50', '200', '--seeds', '3', '--size', '16', '--out', tmp_path, '--threads', '1', timeout=3600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    df = pd.read_csv(tmp_path/'lab_results.csv')
+    assert len(df) == 2*3*5 and set(df.strategy) == STRATEGIES
+    assert sorted(df['size'].astype(str).unique()) == ['200', '50'] and sorted(df.seed.unique()) == [0, 1, 2]
     assert (df[df['size'].astype(str) == '50'].n_train == 50).all()
-    r2 = run(*args)                                                      # resumable: nothing left to run
-    assert r2.returncode == 0 and len(pd.read_csv(tmp_path/'lab_results.csv')) == len(df)
+    check_rows(df)

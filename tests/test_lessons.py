@@ -1,5 +1,5 @@
 """The course as a whole: every lesson teachable (header, questionnaire, exercises, Colab), clean copies current,
-the Colab install cell working, and every lesson executing reliably in a real Jupyter kernel.
+the Colab install cell working, and every lesson executed by the README's test command.
 
 What a lesson in `nbs/lessons/` must have (`test_lesson_structure`):
 1. first cell: Markdown with an H1 title (`# ...`) and a `> ` subtitle line;
@@ -14,9 +14,12 @@ What a lesson in `nbs/lessons/` must have (`test_lesson_structure`):
    `nbs/lessons/solutions/<same file name>`;
 7. its clean copy in `nbs/lessons/clean/` current (`python tools/make_clean.py`).
 
-Executing the lessons (`test_lesson_executes`) starts a real kernel through nbclient, as Jupyter, Voila and
-`jupyter nbconvert --execute` do, runs each lesson `MEDCNN_LESSON_RUNS` times (default 2) and fails when one run takes
-longer than `MEDCNN_LESSON_TIMEOUT` seconds (default 600) instead of hanging CI.
+Each lesson is executed once per CI run, by `nbdev-test` (the README's test command runs every cell of every lesson and
+of its solutions); `test_nbdev_test_runs_every_lesson` checks that nothing takes a lesson out of that run.
+`test_lesson_executes` (marked `slow`: `pytest -m slow tests/test_lessons.py`) runs each lesson once more, in a real
+Jupyter kernel through nbclient as Jupyter, Voila and `jupyter nbconvert --execute` do, and fails when it takes longer
+than `MEDCNN_LESSON_TIMEOUT` seconds (default 600) instead of hanging: run it before teaching, or after changing the
+kernel-side stack (ipykernel, pyzmq, nbclient). `MEDCNN_LESSON_RUNS` (default 1) repeats it, to catch a rare hang.
 """
 import ast, json, os, re, subprocess, sys, tempfile, time
 from pathlib import Path
@@ -32,7 +35,7 @@ INSTALL_CELL = """# Colab or a fresh Python: install medcnn_tl first. Where it i
 import importlib.util, subprocess, sys
 if importlib.util.find_spec('medcnn_tl') is None:
     subprocess.run([sys.executable, '-m', 'pip', 'install', '-q', 'medcnn-tl @ git+https://github.com/medcnn-tl/medcnn_tl.git'], check=True)"""
-RUNS = int(os.environ.get('MEDCNN_LESSON_RUNS', 2))
+RUNS = int(os.environ.get('MEDCNN_LESSON_RUNS', 1))
 TIMEOUT = int(os.environ.get('MEDCNN_LESSON_TIMEOUT', 600))
 lessons = make_clean.lessons()
 
@@ -104,16 +107,17 @@ def _install_args():
     call = next(n for n in ast.walk(ast.parse(INSTALL_CELL)) if isinstance(n, ast.Call) and getattr(n.func, 'attr', '') == 'run')
     return [ast.literal_eval(e) if isinstance(e, ast.Constant) else None for e in call.args[0].elts]
 
-def test_install_cell_command_installs_the_package(tmp_path):
-    "The cell's pip command, pointed at this checkout instead of GitHub, installs a package that has the samples."
+def test_install_cell_command_installs_the_package(wheel, tmp_path):
+    """The cell's pip command, pointed at this checkout's wheel (`wheel`, built once from the checkout as pip builds
+    the cell's git URL) instead of GitHub, installs a package that has the samples."""
     args = _install_args()
     assert args[:3] == [None, '-m', 'pip'] and args[3] == 'install'
     requirement = args[-1]
     name, url = [s.strip() for s in requirement.split('@', 1)]
     assert name == 'medcnn-tl' and url.startswith('git+https://github.com/medcnn-tl/medcnn_tl')
-    local = f"{name} @ {ROOT.as_uri()}"            # the same requirement form, from the local checkout
+    local = f"{name} @ {wheel.as_uri()}"           # the same requirement form, from the local checkout's wheel
     target = tmp_path/'site'
-    cmd = [sys.executable] + args[1:-1] + [local, '--no-deps', '--no-build-isolation', '--target', str(target)]
+    cmd = [sys.executable] + args[1:-1] + [local, '--no-deps', '--target', str(target)]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     assert (target/'medcnn_tl'/'ops.py').exists()
@@ -121,6 +125,33 @@ def test_install_cell_command_installs_the_package(tmp_path):
     r = subprocess.run([sys.executable, '-c', 'import medcnn_tl; print(medcnn_tl.__file__)'], capture_output=True, text=True,
                        env={**os.environ, 'PYTHONPATH': str(target)}, cwd=tmp_path)
     assert str(target) in r.stdout, r.stdout + r.stderr
+
+def _skip_flags() -> set:
+    "The cell flags that the README's test command (`... && nbdev-test ... && ...`) skips: `tst_flags` less its `--flags`."
+    import shlex, tomllib
+    skip = set(tomllib.loads((ROOT/'pyproject.toml').read_text())['tool']['nbdev'].get('tst_flags', '').split())
+    line = next(l for l in (ROOT/'README.md').read_text().splitlines() if 'pip install' in l and 'nbdev-test' in l)
+    words = shlex.split(line)
+    words = words[words.index('nbdev-test') + 1:]
+    words = words[:words.index('&&')] if '&&' in words else words
+    forced = words[words.index('--flags') + 1:] if '--flags' in words else []
+    forced = forced[:next((i for i, w in enumerate(forced) if w.startswith('-')), len(forced))]
+    return skip - {f for w in forced for f in w.split()}
+
+@pytest.mark.parametrize('folder', ['.', 'solutions'])
+def test_nbdev_test_runs_every_lesson(folder):
+    """The one execution of each lesson (and solutions notebook) in CI is the README's `nbdev-test`: no `.notest` file
+    beside them, no `skip_exec` front matter, and no cell flagged with a flag that command skips."""
+    where = LESSONS/folder
+    assert not (where/'.notest').exists(), f"nbs/lessons/{folder}/.notest takes these notebooks out of nbdev-test: nothing else runs them in CI"
+    skipped, problems = _skip_flags(), []
+    for nb in sorted(where.glob('*.ipynb')):
+        cs = cells(nb)
+        if cs and re.search(r'^\s*-?\s*skip_exec:\s*true', cs[0]['source'], re.M | re.I): problems.append(f"{nb.name}: skip_exec front matter")
+        for i, c in enumerate(cs):
+            flags = set(re.findall(r'^#\|\s*(\w+)\s*$', c['source'], re.M)) if c['cell_type'] == 'code' else set()
+            if flags & skipped: problems.append(f"{nb.name} cell {i}: flagged {sorted(flags & skipped)}, which the README's nbdev-test skips")
+    assert not problems, "\n".join(problems)
 
 def execute(nb_path: Path, out: Path = None) -> float:
     """Execute `nb_path` in a fresh kernel with nbclient from its own folder; returns the seconds it took.
@@ -159,6 +190,7 @@ def execute(nb_path: Path, out: Path = None) -> float:
     if out: nbformat.write(nb, out)
     return time.time() - t
 
+@pytest.mark.slow
 @pytest.mark.parametrize('lesson', lessons, ids=lambda p: p.stem)
 def test_lesson_executes(lesson):
     "Each lesson runs top to bottom in a real kernel, `RUNS` times, each run inside `TIMEOUT` seconds."

@@ -1,19 +1,10 @@
 """Packaging from a clean install: the wheel carries the library, the embedded samples, the dashboards and the
-console script, and works outside the clone."""
+console script, and works outside the clone. The wheel is built once per session (`wheel` in conftest.py)."""
 import subprocess, sys, zipfile, os
 from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-
-@pytest.fixture(scope='module')
-def wheel(tmp_path_factory):
-    out = tmp_path_factory.mktemp('wheel')
-    r = subprocess.run([sys.executable, '-m', 'pip', 'wheel', '--no-deps', '--no-build-isolation', '-q', '-w', str(out), str(ROOT)],
-                       capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr[-3000:]
-    (whl,) = out.glob('medcnn_tl-*.whl')
-    return whl
 
 def test_wheel_contents(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
