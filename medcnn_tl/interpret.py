@@ -18,23 +18,33 @@ with quiet_notices():
     from fastai.learner import Learner
 
 # %% auto #0
-__all__ = ['METRIC_COLUMNS', 'CAM_METHODS', 'choose_threshold', 'medical_metrics', 'predict_probs', 'evaluate', 'plot_confusion',
-           'plot_roc', 'history', 'record_run', 'auc_standard_error', 'default_target_layer', 'prepare_image',
-           'gradcam', 'occlusion', 'show_gradcam', 'lesion_phantoms', 'phantom_source', 'phantom_masks',
-           'localization_score', 'map_similarity', 'cascading_randomization', 'shuffled_labels', 'overfitting_epoch',
-           'expected_calibration_error', 'MedicalInterpretation', 'operating_point']
+__all__ = ['THRESHOLD_RULES', 'METRIC_COLUMNS', 'CAM_METHODS', 'choose_threshold', 'medical_metrics', 'predict_probs', 'evaluate',
+           'plot_confusion', 'plot_roc', 'history', 'record_run', 'auc_standard_error', 'default_target_layer',
+           'prepare_image', 'gradcam', 'occlusion', 'show_gradcam', 'lesion_phantoms', 'phantom_source',
+           'phantom_masks', 'localization_score', 'map_similarity', 'cascading_randomization', 'shuffled_labels',
+           'overfitting_epoch', 'expected_calibration_error', 'MedicalInterpretation', 'operating_point']
 
 # %% ../nbs/07_interpret.ipynb #3807f56c
-def choose_threshold(targets, # true labels (0/1)
-                     probs    # probability of class 1, or (N,2) probabilities
+THRESHOLD_RULES = ('youden', 'balanced')
+
+def choose_threshold(targets,            # true labels (0/1)
+                     probs,              # probability of class 1, or (N,2) probabilities
+                     rule:str='youden'   # 'youden': max sensitivity + specificity - 1; 'balanced': max min(sensitivity, specificity)
                     )->float:
-    "The threshold on validation `probs` that maximises Youden's J (sensitivity + specificity - 1), from sklearn's `roc_curve`."
+    "The threshold on validation `probs` chosen by `rule` (`THRESHOLD_RULES`): Youden's J, or sensitivity = specificity (best worst case over prevalences)."
+    if rule not in THRESHOLD_RULES:
+        raise BadArgumentError(f"unknown threshold rule {rule!r}", thing="rule", fix=f"use one of {', '.join(THRESHOLD_RULES)}")
     y, p = np.asarray(targets).astype(int).ravel(), np.asarray(probs, dtype=float)
     if p.ndim == 2: p = p[:, 1]
     if len(np.unique(y)) < 2: return 0.5   # one class only: no ROC curve, keep the neutral threshold
-    fpr, tpr, thr = skm.roc_curve(y, p, drop_intermediate=False)
-    ok = np.isfinite(thr)
-    return float(thr[ok][int(np.argmax((tpr - fpr)[ok]))])
+    if rule == 'youden':
+        fpr, tpr, thr = skm.roc_curve(y, p, drop_intermediate=False)
+        ok = np.isfinite(thr)
+        return float(thr[ok][int(np.argmax((tpr - fpr)[ok]))])
+    cands, p1, p0 = np.unique(p), np.sort(p[y == 1]), np.sort(p[y == 0])   # predict 1 when p >= t
+    sens = (len(p1) - np.searchsorted(p1, cands, 'left'))/len(p1)
+    spec = np.searchsorted(p0, cands, 'left')/len(p0)
+    return float(cands[int(np.argmax(np.minimum(sens, spec)))])
 
 # %% ../nbs/07_interpret.ipynb #87a3960f
 def medical_metrics(targets,              # true labels (N,)

@@ -20,11 +20,11 @@ from .interpret import choose_threshold, medical_metrics, evaluate, record_run, 
 # %% auto #0
 __all__ = ['LAB_SIZES', 'REVIEW_CATEGORIES', 'STRATEGY_COLOURS', 'STRATEGY_CODES', 'AUGMENTATIONS', 'BASELINE',
            'GENERALIZATION_SETTINGS', 'IMBALANCE_METHODS', 'DEMO_SAMPLES', 'DEMO_SIZE', 'DEMO_EPOCHS', 'DEMO_ABOUT',
-           'TRAIN_SIZE', 'TRAIN_FOLDS', 'TRAIN_MINUTES', 'TRAIN_STEPS', 'mean_interval', 'summarize', 'LabData',
-           'lab_data', 'lab_split', 'lab_run', 'run_lab', 'lab_summary', 'plot_strategy_map', 'plot_learning_curves',
-           'LearningCurves', 'EarlyStop', 'FreezeBatchNorm', 'generalization_lab', 'generalization_table',
-           'plot_generalization', 'imbalanced_subsample', 'compare_imbalance', 'compare_strategies', 'report_terms',
-           'run_demo', 'train_source']
+           'mean_interval', 'summarize', 'LabData', 'lab_data', 'lab_split', 'lab_run', 'run_lab', 'lab_summary',
+           'plot_strategy_map', 'plot_learning_curves', 'LearningCurves', 'EarlyStop', 'FreezeBatchNorm',
+           'generalization_lab', 'generalization_table', 'plot_generalization', 'imbalanced_subsample',
+           'compare_imbalance', 'compare_strategies', 'report_terms', 'run_demo', 'train_source', 'TRAIN_SIZE',
+           'TRAIN_FOLDS', 'TRAIN_MINUTES', 'TRAIN_STEPS']
 
 # %% ../nbs/08_lab.ipynb #e1100000
 import copy
@@ -36,6 +36,8 @@ import random
 from .learner import train_labels, oversampled_dls
 with quiet_notices():
     from fastai.callback.core import Callback, CancelFitException
+from .train import train_source, TRAIN_SIZE, TRAIN_FOLDS, TRAIN_MINUTES, TRAIN_STEPS   # re-exported: `from medcnn_tl.lab import train_source` keeps working
+_all_ = ['train_source', 'TRAIN_SIZE', 'TRAIN_FOLDS', 'TRAIN_MINUTES', 'TRAIN_STEPS']
 
 # %% ../nbs/08_lab.ipynb #e1100002
 def mean_interval(values,                 # one number per seed (NaN and None are dropped)
@@ -813,160 +815,3 @@ def run_demo(out='medcnn_demo_report', # the report folder (created)
         print(verdict[0].upper() + verdict[1:])
         print(f"Report: {out/'report.html'} ({time.perf_counter()-t0:.0f} s in all)")
     return df
-
-# %% ../nbs/08_lab.ipynb #75d0732b
-TRAIN_SIZE = 64      # default image size of `train_source` (small images are enlarged: pretrained filters expect detail)
-TRAIN_FOLDS = 5      # members of the cross-fitted ensemble (each holds out one fold)
-TRAIN_MINUTES = 13.0 # default time budget of the training part (loading, evaluation and plots come on top)
-TRAIN_STEPS = 16000  # images seen per member: epochs = TRAIN_STEPS / training images, between 4 and 30
-
-def _balanced_threshold(y, p)->float:
-    "The threshold on `p` (probability of class 1) where sensitivity and specificity are closest: the best worst-case accuracy over prevalences."
-    y, p = np.asarray(y).astype(int), np.asarray(p, dtype=float)
-    if len(np.unique(y)) < 2: return 0.5
-    cands = np.unique(p)
-    sens = np.array([(p[y == 1] >= t).mean() for t in cands]); spec = np.array([(p[y == 0] < t).mean() for t in cands])
-    return float(cands[int(np.argmax(np.minimum(sens, spec)))])
-
-def _fold_ids(df, pool, folds, seed):
-    "A fold number for each pooled row of `df`: patient-level, stratified by label where every class allows it."
-    from sklearn.model_selection import StratifiedGroupKFold, GroupKFold
-    d = df[pool]
-    groups, y = d['patient_id'].astype(str).values, d['label'].astype(str).values
-    per_class = pd.Series(groups).groupby(y).nunique()
-    k = int(min(folds, len(set(groups))))
-    cv = StratifiedGroupKFold(k, shuffle=True, random_state=seed) if per_class.min() >= k else GroupKFold(k)
-    ids = np.zeros(len(d), int)
-    for f, (_, va) in enumerate(cv.split(groups, y, groups)): ids[va] = f
-    return ids, k
-
-def _deadline_cb(deadline):
-    "A fastai callback that stops training (after the current batch) once `deadline` (a `time.perf_counter()` value) has passed."
-    from fastai.callback.core import Callback, CancelFitException
-    class _Deadline(Callback):
-        order, hit = 95, False
-        def after_batch(self):
-            if self.training and time.perf_counter() > deadline: self.hit = True; raise CancelFitException()
-    return _Deadline()
-
-def _jsonable(o):
-    if isinstance(o, (float, np.floating)): return None if math.isnan(o) else float(o)
-    if isinstance(o, np.integer): return int(o)
-    return str(o)
-
-def train_source(data,                 # a folder, CSV, MedMNIST .npz or DICOM folder (anything `medcnn_tl.data.get_dls` reads)
-                 arch:str=None,        # backbone (default efficientnet_lite0, offline ImageNet weights)
-                 strategy:str=None,    # default 'train_entire'; 'auto' asks the selector (`recommend`, after measuring similarity)
-                 size:int=None,        # image size (default `TRAIN_SIZE`)
-                 epochs:int=None,      # epochs per member (default: `TRAIN_STEPS` images seen, 4 to 30 epochs)
-                 out='runs',           # parent folder of the run folder
-                 seed:int=42,          # seed of everything (member k uses seed + k)
-                 bs:int=None,          # batch size (default 32; 16 under 200 images)
-                 verbose:bool=True,    # print progress and the result
-                 threads:int=None,     # CPU threads for torch (default: torch's choice; 1 on a busy shared machine)
-                 device=None,          # 'cpu', 'cuda', 'mps' (default: `pick_device()`)
-                 minutes:float=TRAIN_MINUTES, # time budget for training (None: no limit); fewer members when it runs out
-                 folds:int=TRAIN_FOLDS,# members of the cross-fitted ensemble; 1 = one network on the given split
-                 tta:bool=True         # average each prediction with the mirror image's
-                )->dict:
-    "Train a cross-fitted ensemble on `data` within `minutes`; write the run folder (metrics.json with `valid` = out-of-fold and `test`)."
-    if threads: torch.set_num_threads(int(threads))
-    from medcnn_tl.data import get_dls, get_test_dl
-    from medcnn_tl.learner import predict_plain
-    from medcnn_tl.interpret import plot_confusion, plot_roc, history
-    from fastprogress.fastprogress import master_bar
-    t0 = time.perf_counter()
-    arch, size = arch or 'efficientnet_lite0', size or TRAIN_SIZE
-    if strategy not in (None, 'auto'): get_strategy(strategy)
-    if epochs is not None: check_positive_int(epochs, 'epochs')
-    check_positive_int(folds, 'folds')
-    if minutes is not None and not minutes > 0:
-        raise BadArgumentError(f"minutes must be positive, got {minutes!r}", thing="minutes", fix="use e.g. --minutes 12")
-    deadline = t0 + 60*minutes if minutes is not None else float('inf')
-    base = get_dls(data, size=size, bs=bs or 32, seed=seed, show_progress=False, device=device)
-    df, store, cfg0 = base.source_df, base.store, base.config
-    test_dl = get_test_dl(data, base)
-    pool = df['split'].isin(['train', 'valid']).values
-    n_pool = int(pool.sum())
-    bs = bs or (16 if n_pool < 250 else 32)
-    sim = est = rec = None
-    if strategy == 'auto':
-        sim = domain_similarity(base, arch, seed=seed)   # the selector's axis: how close the images are to ImageNet, no labels
-        est = estimate_transferability(base, arch, seed=seed)
-        rec = recommend(int((df['split'] == 'train').sum()), sim.similarity); strategy = rec.strategy
-        if verbose: print(f"Measured {sim}\nMeasured {est}\nThe selector recommends {rec.strategy}: {rec.reason}")
-    strategy = strategy or 'train_entire'
-    if folds > 1: fold_of, k = _fold_ids(df, pool, folds, seed)
-    else: fold_of, k = np.where(df['split'].values[pool] == 'valid', 0, 1), 1
-    n_member = int(round(n_pool*(k-1)/k)) if k > 1 else int((df['split'] == 'train').sum())
-    epochs = epochs or int(np.clip(math.ceil(TRAIN_STEPS/max(n_member, 1)), 4, 30))
-    if verbose:
-        print(f"Training {arch} ({strategy}) at {size} px: {n_pool} train+valid images in {k} folds -> up to {k} members "
-              f"of {epochs} epochs, batch size {bs}, seed {seed}"
-              + (f"; budget {minutes:g} min" if minutes is not None else '') + (f"; {len(test_dl.dataset)} test images kept apart"
-              if test_dl is not None else ''))
-    pool_ix = np.flatnonzero(pool)
-    oof = np.full((len(df), base.c), np.nan); ptest, hist, states, member_s, stopped = None, [], [], [], False
-    for m in range(k):
-        spent = time.perf_counter() - t0
-        if m and minutes is not None and spent + 1.1*np.mean(member_s) > 60*minutes:
-            stopped = True; break
-        tm = time.perf_counter()
-        split = df['split'].values.copy()
-        split[pool_ix] = np.where(fold_of == (m if k > 1 else 0), 'valid', 'train')
-        dls = base.resplit(split, seed=seed + m, bs=bs)
-        learn = medical_learner(dls, arch, strategy, seed=seed + m, device=device)
-        guard = _deadline_cb(deadline); learn.add_cb(guard)
-        if verbose: print(f"member {m+1}/{k}: {len(dls.train_ds)} training images, holding out {len(dls.valid_ds)}")
-        learn.fit_strategy(epochs, progress=verbose)
-        learn.remove_cb(guard)
-        pv, _ = predict_plain(learn.model, dls.valid, tta=tta)
-        oof[np.flatnonzero(split == 'valid')] = pv
-        if test_dl is not None:
-            pt, yt = predict_plain(learn.model, test_dl, tta=tta)
-            ptest = pt if ptest is None else ptest + pt
-        hist.append(history(learn).assign(member=m)); states.append({n: t.cpu() for n, t in learn.model.state_dict().items()})
-        member_s.append(time.perf_counter() - tm)
-        if guard.hit: stopped = True; break
-    n_members = len(states)
-    held = ~np.isnan(oof[:, 0])
-    vocab = [str(v) for v in base.vocab]
-    o2i = {v: i for i, v in enumerate(vocab)}
-    y_all = np.array([o2i[str(l)] for l in df['label']])
-    yv, pv = y_all[held], oof[held]
-    thr = _balanced_threshold(yv, pv[:, 1]) if base.c == 2 else None
-    res = dict(valid=medical_metrics(yv, pv, thr))
-    if base.c == 2 and len(np.unique(yv)) == 2:
-        se = auc_standard_error(res['valid']['auc'], int((yv == 1).sum()), int((yv == 0).sum()))
-        res['valid']['auc_ci95'] = [res['valid']['auc'] - 1.96*se, min(1.0, res['valid']['auc'] + 1.96*se)]
-    if ptest is not None: ptest = ptest/n_members; res['test'] = medical_metrics(yt, ptest, thr)
-    name = f"{Path(str(data)).stem}_{strategy}_{arch}" if not isinstance(data, pd.DataFrame) else f"dataframe_{strategy}_{arch}"
-    run_dir = Path(out)/name; run_dir.mkdir(parents=True, exist_ok=True)
-    info = dict(members=n_members, folds=k, held_out=int(held.sum()), held_out_note="valid = out-of-fold predictions: each "
-                "image predicted by the member that did not train on it", threshold_rule="sensitivity = specificity on the "
-                "out-of-fold predictions (best worst-case accuracy over prevalences)" if thr is not None else None,
-                budget_stopped=stopped, tta=tta)
-    cfg = dict(data=str(data) if not isinstance(data, pd.DataFrame) else 'DataFrame', arch=arch, strategy=strategy, size=size,
-               epochs=epochs, bs=bs, seed=seed, minutes=minutes, device=str(learn.dls.device), precision=learn.config['precision'],
-               vocab=vocab, n_in=learn.config['n_in'], n_classes=base.c, recommendation=None if rec is None else rec.strategy,
-               similarity=None if sim is None else sim.similarity,
-               transferability=None if est is None else est.transferability, member_seconds=[round(s, 1) for s in member_s], **info)
-    (run_dir/'config.json').write_text(json.dumps(cfg, indent=2, default=_jsonable))
-    pd.concat(hist, ignore_index=True).to_csv(run_dir/'history.csv', index=False)
-    (run_dir/'metrics.json').write_text(json.dumps({**res, **info}, indent=2, default=_jsonable))
-    import matplotlib.pyplot as plt
-    for split, yy, pp in [('valid', yv, pv)] + ([('test', yt, ptest)] if ptest is not None else []):
-        fig, axs = plt.subplots(1, 2, figsize=(7.5, 3.4))
-        plot_confusion(yy, pp, vocab, thr, ax=axs[0], title=f'{split}: confusion matrix')
-        plot_roc(yy, pp, vocab, ax=axs[1], title=f'{split}: ROC'); fig.tight_layout(); fig.savefig(run_dir/f'{split}_plots.png', dpi=80)
-        plt.close(fig)
-    for m, sd in enumerate(states): torch.save(sd, run_dir/('model.pth' if m == 0 else f'model_{m}.pth'))
-    res = dict(run_dir=str(run_dir), strategy=strategy, arch=arch, seconds=round(time.perf_counter()-t0, 1), **res, **info)
-    if verbose:
-        print(f"{n_members} of {k} members trained" + (" (time budget reached)" if stopped else '') +
-              f"; {int(held.sum())} images held out for validation (out-of-fold)")
-        for split in ('valid', 'test'):
-            if split in res: print(f"{split}: " + ", ".join(f"{c} {res[split][c]:.3f}" for c in METRIC_COLUMNS)
-                                   + (f" (threshold {thr:.3f})" if thr is not None else ''))
-        print(f"Run folder: {run_dir} (metrics.json, config.json, history.csv, plots, model*.pth); {res['seconds']:.0f} s")
-    return res
