@@ -18,11 +18,12 @@ with quiet_notices():
     from fastai.learner import Learner
 
 # %% auto #0
-__all__ = ['THRESHOLD_RULES', 'METRIC_COLUMNS', 'CAM_METHODS', 'choose_threshold', 'medical_metrics', 'predict_probs', 'evaluate',
-           'plot_confusion', 'plot_roc', 'history', 'record_run', 'auc_standard_error', 'default_target_layer',
-           'prepare_image', 'gradcam', 'occlusion', 'show_gradcam', 'lesion_phantoms', 'phantom_source',
-           'phantom_masks', 'localization_score', 'map_similarity', 'cascading_randomization', 'shuffled_labels',
-           'overfitting_epoch', 'expected_calibration_error', 'MedicalInterpretation', 'operating_point']
+__all__ = ['THRESHOLD_RULES', 'METRIC_COLUMNS', 'CAM_METHODS', 'choose_threshold', 'medical_metrics', 'curve_metrics',
+           'predict_probs', 'evaluate', 'plot_confusion', 'plot_roc', 'history', 'record_run', 'auc_standard_error',
+           'default_target_layer', 'prepare_image', 'gradcam', 'occlusion', 'show_gradcam', 'lesion_phantoms',
+           'phantom_source', 'phantom_masks', 'localization_score', 'map_similarity', 'cascading_randomization',
+           'shuffled_labels', 'overfitting_epoch', 'expected_calibration_error', 'MedicalInterpretation',
+           'operating_point']
 
 # %% ../nbs/07_interpret.ipynb #3807f56c
 THRESHOLD_RULES = ('youden', 'balanced')
@@ -77,6 +78,17 @@ def medical_metrics(targets,              # true labels (N,)
         bal = float(skm.balanced_accuracy_score(y, pred))
     return dict(accuracy=float(skm.accuracy_score(y, pred)), balanced_accuracy=float(bal), auc=auc, f1=f1, precision=prec,
                 sensitivity=sens, specificity=spec, threshold=threshold, n=int(len(y)))
+
+# %% ../nbs/07_interpret.ipynb #560d7dc2
+def curve_metrics(targets, # true labels (N,)
+                  probs    # class probabilities (N,C)
+                 )->dict:
+    "`loss` (mean negative log-likelihood), `accuracy` (most probable class) and `auc` (binary, or macro one-vs-rest; NaN unless every class occurs), from sklearn."
+    y, P = np.asarray(targets).astype(int).ravel(), np.asarray(probs, dtype=float)
+    C, auc = P.shape[1], float('nan')
+    if len(np.unique(y)) == C: auc = float(skm.roc_auc_score(y, P[:, 1]) if C == 2 else skm.roc_auc_score(y, P, multi_class='ovr'))
+    return dict(loss=float(skm.log_loss(y, P, labels=list(range(P.shape[1])))),
+                accuracy=float(skm.accuracy_score(y, P.argmax(1))), auc=auc)
 
 # %% ../nbs/07_interpret.ipynb #05184c26
 def predict_probs(learn:Learner, dl=None):

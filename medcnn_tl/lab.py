@@ -21,10 +21,10 @@ from .interpret import choose_threshold, medical_metrics, evaluate, record_run, 
 __all__ = ['LAB_SIZES', 'REVIEW_CATEGORIES', 'STRATEGY_COLOURS', 'STRATEGY_CODES', 'AUGMENTATIONS', 'BASELINE',
            'GENERALIZATION_SETTINGS', 'IMBALANCE_METHODS', 'DEMO_SAMPLES', 'DEMO_SIZE', 'DEMO_EPOCHS', 'DEMO_ABOUT',
            'mean_interval', 'summarize', 'LabData', 'lab_data', 'lab_split', 'lab_run', 'run_lab', 'lab_summary',
-           'plot_strategy_map', 'plot_learning_curves', 'LearningCurves', 'EarlyStop', 'FreezeBatchNorm',
-           'generalization_lab', 'generalization_table', 'plot_generalization', 'imbalanced_subsample',
-           'compare_imbalance', 'compare_strategies', 'report_terms', 'run_demo', 'train_source', 'TRAIN_SIZE',
-           'TRAIN_FOLDS', 'TRAIN_MINUTES', 'TRAIN_STEPS']
+           'plot_strategy_map', 'plot_learning_curves', 'generalization_lab', 'generalization_table',
+           'plot_generalization', 'imbalanced_subsample', 'compare_imbalance', 'compare_strategies', 'report_terms',
+           'run_demo', 'train_source', 'TRAIN_SIZE', 'TRAIN_FOLDS', 'TRAIN_MINUTES', 'TRAIN_STEPS', 'LearningCurves',
+           'EarlyStop', 'FreezeBatchNorm']
 
 # %% ../nbs/08_lab.ipynb #e1100000
 import copy
@@ -37,7 +37,12 @@ from .learner import train_labels, oversampled_dls
 with quiet_notices():
     from fastai.callback.core import Callback, CancelFitException
 from .train import train_source, TRAIN_SIZE, TRAIN_FOLDS, TRAIN_MINUTES, TRAIN_STEPS   # re-exported: `from medcnn_tl.lab import train_source` keeps working
-_all_ = ['train_source', 'TRAIN_SIZE', 'TRAIN_FOLDS', 'TRAIN_MINUTES', 'TRAIN_STEPS']
+from .learner import predict_plain, LearningCurves, EarlyStop, FreezeBatchNorm   # the callbacks are re-exported for old imports
+from .interpret import curve_metrics
+from .data import imagenet_normalize
+from sklearn.metrics import balanced_accuracy_score
+_all_ = ['train_source', 'TRAIN_SIZE', 'TRAIN_FOLDS', 'TRAIN_MINUTES', 'TRAIN_STEPS', 'LearningCurves', 'EarlyStop', 'FreezeBatchNorm']
+from .core import as_device
 
 # %% ../nbs/08_lab.ipynb #e1100002
 def mean_interval(values,                 # one number per seed (NaN and None are dropped)
@@ -161,21 +166,9 @@ def lab_split(data:LabData, # the pool
 def _batches(x, bs):
     for i in range(0, len(x), bs): yield x[i:i+bs]
 
-def _lab_norm(xb, n_in, device):
-    "uint8 images as floats normalised with ImageNet's statistics (their mean for grey images), on `device`."
-    m, s = IMAGENET_STATS if n_in == 3 else ([float(np.mean(IMAGENET_STATS[0]))], [float(np.mean(IMAGENET_STATS[1]))])
-    m, s = torch.tensor(m, device=device).view(1, -1, 1, 1), torch.tensor(s, device=device).view(1, -1, 1, 1)
-    return (xb.to(device).float()/255 - m)/s
-
-@torch.no_grad()
-def _lab_predict(model, x, prep, bs=256)->np.ndarray:
-    model.eval()
-    return torch.cat([model(prep(xb)).float().softmax(1).cpu() for xb in _batches(x, bs)]).numpy()
-
-def _lab_auc(y, p)->float:
-    from sklearn.metrics import roc_auc_score
-    if len(np.unique(y)) < 2: return float('nan')
-    return float(roc_auc_score(y, p[:, 1]) if p.shape[1] == 2 else roc_auc_score(y, p, multi_class='ovr'))
+def _predict(net, x, prep, bs:int=256)->np.ndarray:
+    "Class probabilities of `net` for the images `x` prepared by `prep`: `predict_plain` on batches (the labels are not needed)."
+    return predict_plain(net, ((prep(xb), torch.zeros(len(xb), dtype=torch.long)) for xb in _batches(x, bs)))[0]
 
 def _train_mode_trained_only(model):
     "Train mode for the trained parts only: frozen layers (and their batch-norm statistics) stay as pretrained."
@@ -196,12 +189,12 @@ def _frozen_outputs(model, data, k, device):
     if key in _PREFIX_CACHE: return _PREFIX_CACHE[key]
     groups = model.body.groups
     model.eval()
-    xb = _lab_norm(data.x[:4], data.n_in, device)
+    xb = imagenet_normalize(data.x[:4].to(device), data.n_in)
     if not torch.allclose(_run_groups(groups, xb), model.body(xb), atol=1e-4): return None
     # start from the deepest cached prefix of the same data, so each layer runs once per image
     base = max((kk for kk in _PREFIX_CACHE if kk[:2] == key[:2] and kk[3:] == key[3:] and kk[2] < k), key=lambda kk: kk[2], default=None)
     start, inputs = (base[2], _PREFIX_CACHE[base]) if base else (0, None)
-    f = lambda x, pre: torch.cat([_run_groups(groups[start:k], xb if pre else _lab_norm(xb, data.n_in, device)) for xb in _batches(x, 256)])
+    f = lambda x, pre: torch.cat([_run_groups(groups[start:k], xb if pre else imagenet_normalize(xb.to(device), data.n_in)) for xb in _batches(x, 256)])
     out = tuple(f(x, inputs is not None) for x in (inputs or (data.x, data.x.flip(-1), data.x_test)))
     _PREFIX_CACHE[key] = out
     return out
@@ -226,7 +219,6 @@ def lab_run(data:LabData,        # from `lab_data`
             on_step=None          # called as `on_step(step, steps)` after each optimiser step (e.g. a progress bar)
            )->dict:
     "Train `strategy` on `size` images of `data` for at most `steps` steps, early-stopped on validation; return the test metrics and timings."
-    from sklearn.metrics import balanced_accuracy_score
     s = get_strategy(strategy)
     tr, va = lab_split(data, size, seed)
     set_seed(seed)
@@ -235,7 +227,7 @@ def lab_run(data:LabData,        # from `lab_data`
     pgs = apply_strategy(model, s)
     k = model.n_frozen_groups
     outs = _frozen_outputs(model, data, k, device) if (cache and k) else None
-    if outs is None: net, (fx, fxf, fte), prep = model, (data.x, None, data.x_test), (lambda xb: _lab_norm(xb, data.n_in, device))
+    if outs is None: net, (fx, fxf, fte), prep = model, (data.x, None, data.x_test), (lambda xb: imagenet_normalize(xb.to(device), data.n_in))
     else: net, (fx, fxf, fte), prep = _TrainedPart(model, k), outs, (lambda xb: xb.to(device))
     trained = [g for g in pgs if g and g[0].requires_grad]
     lr, n = lr or s.lr, len(trained)
@@ -258,17 +250,17 @@ def lab_run(data:LabData,        # from `lab_data`
             opt.zero_grad(); loss.backward(); opt.step(); sched.step(); step += 1
             if on_step is not None: on_step(step, steps)
             if step % every == 0 or step == steps:
-                p = _lab_predict(net, fx[torch.as_tensor(va)], prep)
-                score = (_lab_auc(yva, p), -float(F.nll_loss(torch.log(torch.tensor(p) + 1e-7), torch.tensor(yva))))
+                cm = curve_metrics(yva, _predict(net, fx[torch.as_tensor(va)], prep))
+                score = (cm['auc'], -cm['loss'])
                 if score > best: best, best_state, best_step, bad = score, copy.deepcopy(model.state_dict()), step, 0
                 else: bad += 1
             if step >= steps or bad >= patience: break
     model.load_state_dict(best_state)
-    pva, pte = _lab_predict(net, fx[torch.as_tensor(va)], prep), _lab_predict(net, fte, prep)
+    pva, pte = _predict(net, fx[torch.as_tensor(va)], prep), _predict(net, fte, prep)
     yte = data.y_test.numpy()
     thr = choose_threshold(yva, pva) if data.c == 2 and len(np.unique(yva)) == 2 else None
     pred = (pte[:, 1] >= thr).astype(int) if thr is not None else pte.argmax(1)
-    return dict(strategy=s.name, size='all' if size is None else int(size), seed=int(seed), test_auc=_lab_auc(yte, pte),
+    return dict(strategy=s.name, size='all' if size is None else int(size), seed=int(seed), test_auc=curve_metrics(yte, pte)['auc'],
                 test_balanced_accuracy=float(balanced_accuracy_score(yte, pred)), valid_auc=best[0], best_step=best_step,
                 steps=step, max_steps=steps, n_train=len(tr), n_valid=len(va), n_test=len(yte), image_size=int(data.x.shape[-1]),
                 arch=arch, seconds=round(time.perf_counter() - t0, 2), setup_seconds=round(setup, 2))
@@ -305,7 +297,7 @@ def run_lab(data,                     # a MedMNIST `.npz`, a folder/CSV, a `LabD
     strategies = list(strategies or STRATEGIES)
     for s_ in strategies: get_strategy(s_)
     seeds = list(range(seed, seed + seeds)) if isinstance(seeds, int) else list(seeds)
-    dev = pick_device(device).device if not isinstance(device, torch.device) else device
+    dev = as_device(device, check=True)
     d = lab_data(data, size or 32)
     out = Path(out); out.mkdir(parents=True, exist_ok=True); csv = out/'lab_results.csv'
     old = pd.read_csv(csv) if csv.exists() else pd.DataFrame(columns=['data', 'size', 'strategy', 'seed', 'similarity'])
@@ -419,67 +411,6 @@ def plot_learning_curves(df:pd.DataFrame,        # rows from `run_lab`
     fig.tight_layout()
     return fig
 
-# %% ../nbs/08_lab.ipynb #e1100004
-@torch.no_grad()
-def _eval_dl(model, dl)->tuple:
-    "Probabilities and labels of `model` (as it is: call `.eval()` first) over `dl`."
-    dev = next(model.parameters()).device
-    ps, ys = [], []
-    for xb, yb in dl:
-        ps.append(model(torch.as_tensor(xb).as_subclass(torch.Tensor).to(dev)).float().softmax(1).cpu())
-        ys.append(torch.as_tensor(yb).as_subclass(torch.Tensor).view(-1).cpu())
-    return torch.cat(ps).numpy(), torch.cat(ys).numpy()
-
-def _curve_metrics(p, y)->dict:
-    from sklearn.metrics import roc_auc_score
-    loss = float(F.nll_loss(torch.log(torch.tensor(p).clamp_min(1e-7)), torch.tensor(y, dtype=torch.long)))
-    auc = float(roc_auc_score(y, p[:, 1])) if p.shape[1] == 2 and len(np.unique(y)) == 2 else float('nan')
-    return dict(loss=loss, accuracy=float((p.argmax(1) == y).mean()), auc=auc)
-
-class LearningCurves(Callback):
-    "After every training epoch: loss, accuracy and AUC on each of `loaders` (name -> DataLoader), in eval mode (no augmentation, no dropout)."
-    order = 60
-    def __init__(self, loaders:dict): self.loaders, self.rows, self.fitting = loaders, [], False
-    def before_train(self): self.fitting = True          # only `fit` trains; `get_preds` also sends epoch events
-    def after_epoch(self):
-        if not self.fitting: return
-        self.fitting, was = False, self.model.training
-        self.model.eval()
-        r = dict(epoch=self.epoch)
-        for name, dl in self.loaders.items():
-            if dl is not None: r.update({f'{name}_{k}': v for k, v in _curve_metrics(*_eval_dl(self.model, dl)).items()})
-        self.rows.append(r); self.model.train(was)
-    @property
-    def table(self)->pd.DataFrame:
-        "One row per epoch: `<loader>_loss`, `<loader>_accuracy`, `<loader>_auc`."
-        return pd.DataFrame(self.rows)
-
-# %% ../nbs/08_lab.ipynb #e1100007
-class EarlyStop(Callback):
-    "Stop when the validation loss has not improved for `patience` epochs, and put back the weights of the best epoch."
-    order = 65
-    def __init__(self, patience:int=2):
-        self.patience, self.best, self.state, self.wait, self.best_epoch, self.fitting = patience, float('inf'), None, 0, None, False
-    def before_train(self): self.fitting = True
-    def after_epoch(self):
-        if not self.fitting: return
-        self.fitting = False
-        v = float(self.recorder.values[-1][1])
-        if v < self.best: self.best, self.wait, self.best_epoch, self.state = v, 0, self.epoch, copy.deepcopy(self.model.state_dict())
-        else:
-            self.wait += 1
-            if self.wait >= self.patience: raise CancelFitException()
-    def after_fit(self):
-        if self.state is not None: self.model.load_state_dict(self.state)
-
-# %% ../nbs/08_lab.ipynb #439550ae
-class FreezeBatchNorm(Callback):
-    "Keep every batch-norm layer in eval mode while training: the pretrained running statistics are used and never updated."
-    order = 1
-    def before_batch(self):
-        for m in self.model.modules():
-            if isinstance(m, nn.modules.batchnorm._BatchNorm): m.eval()
-
 # %% ../nbs/08_lab.ipynb #e110000a
 AUGMENTATIONS = {   # name -> arguments of fastai's `aug_transforms` (`None`: no augmentation)
     'none': None,
@@ -532,15 +463,14 @@ def generalization_lab(data=None,               # a source `get_dls` reads (defa
         learn = medical_learner(dls, arch, cfg['strategy'], seed=seed, ps=cfg['ps'], wd=cfg['wd'], cbs=cbs)
         learn.fit_strategy(epochs, progress=False)
         secs = time.perf_counter() - t0
-        learn.model.eval()
-        final = {k: _curve_metrics(*_eval_dl(learn.model, dl))['accuracy'] for k, dl in (('train', plain_train_dl(dls)), ('valid', dls.valid))}
+        final = {k: curve_metrics(*predict_plain(learn.model, dl)[::-1])['accuracy'] for k, dl in (('train', plain_train_dl(dls)), ('valid', dls.valid))}
         pv, yv = predict_probs(learn)
         pt, yt = predict_probs(learn, test_dl) if test_dl is not None else (pv, yv)
         m = medical_metrics(yt, pt, choose_threshold(yv, pv) if pv.shape[1] == 2 else None)
         for r in curves.table.to_dict('records'):
             rows.append(dict(setting=name, seed=seed, **r, epochs_run=len(curves.rows), best_epoch=es.best_epoch if es else None,
                              seconds=round(secs, 1), final_train_accuracy=final['train'], final_valid_accuracy=final['valid'],
-                             final_test_accuracy=_curve_metrics(pt, yt)['accuracy'], final_test_auc=m['auc'],
+                             final_test_accuracy=curve_metrics(yt, pt)['accuracy'], final_test_auc=m['auc'],
                              final_test_balanced_accuracy=m['balanced_accuracy']))
     return pd.DataFrame(rows)
 

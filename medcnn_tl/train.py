@@ -207,7 +207,7 @@ class LabModel:
                )->np.ndarray:
         "P(positive class) for each prepared input."
         x = x[None] if x.ndim == 3 else x
-        with torch.no_grad(): return self.model(x).softmax(1)[:, -1].numpy()
+        return predict_plain(self.model, [(x, torch.zeros(len(x), dtype=torch.long))])[0][:, -1]
 
 # %% ../nbs/08a_train.ipynb #acd7575b
 def load_lab_model(source=None # the shipped model (None), a `.pth` written by tools/make_model_lab_model.py, or a run folder of `train_source`
