@@ -13,7 +13,7 @@ import numpy as np
 # torch is imported inside the functions that need it, so the CLI's --help, recommend and inspect start in under 1.5 s
 
 # %% auto #0
-__all__ = ['KNOWN_NOTICES', 'MedcnnError', 'BadArgumentError', 'DataError', 'MissingDependencyError', 'quiet_notices',
+__all__ = ['KNOWN_NOTICES', 'pkg_dir', 'MedcnnError', 'BadArgumentError', 'DataError', 'MissingDependencyError', 'quiet_notices',
            'check_positive_int', 'DeviceChoice', 'pick_device', 'device_report', 'as_device', 'amp_dtype',
            'channels_last_default', 'device_name', 'set_seed', 'samples_path']
 
@@ -186,13 +186,13 @@ def set_seed(seed:int=42,            # the seed for python, numpy and torch (CPU
     return seed
 
 # %% ../nbs/00_core.ipynb #a525a1d4
-_pkg_dir = Path(__file__).resolve().parent if '__file__' in globals() else Path.cwd().resolve().parent/'medcnn_tl'
+pkg_dir = Path(__file__).resolve().parent if '__file__' in globals() else Path.cwd().resolve().parent/'medcnn_tl'   # the installed package's folder (its data files: strategy_map.json)
 
 def _sample_roots():
     env = os.environ.get('MEDCNN_TL_SAMPLES')
     if env: yield Path(env).expanduser()
-    yield _pkg_dir.parent/'data_samples'
-    yield _pkg_dir/'data_samples'
+    yield pkg_dir.parent/'data_samples'
+    yield pkg_dir/'data_samples'
 
 def samples_path(name:str=None # a sample set or file inside `data_samples/`, e.g. 'ct_phantom'; `None` for the folder itself
                 )->Path:

@@ -32,8 +32,8 @@ from .interpret import curve_metrics
 
 # %% auto #0
 __all__ = ['train_labels', 'dataset_labels', 'class_weights', 'oversampled_dls', 'PlainTensors', 'DeviceSmoothLoss', 'DeviceLoss',
-           'SparseProgress', 'default_metrics', 'MedicalLearner', 'medical_learner', 'train_plain', 'predict_plain',
-           'LearningCurves', 'EarlyStop', 'FreezeBatchNorm']
+           'SparseProgress', 'default_metrics', 'amp_for', 'MedicalLearner', 'medical_learner', 'xla_sync',
+           'train_plain', 'predict_plain', 'LearningCurves', 'EarlyStop', 'FreezeBatchNorm']
 
 # %% ../nbs/06_learner.ipynb #2ff2ab38
 def train_labels(dls)->np.ndarray:
@@ -133,7 +133,7 @@ def _learner_device(device)->torch.device:
         dev = torch.device('cpu')
     return dev
 
-def _amp_for(precision, dev)->torch.dtype|None:
+def amp_for(precision, dev)->torch.dtype|None:
     "The autocast dtype for `precision` on `dev` (`None`: float32); `BadArgumentError` for unknown names or 16 bits off CUDA."
     if precision in (None, 'auto'): return amp_dtype(dev)
     if precision not in _PRECISIONS:
@@ -170,7 +170,7 @@ def medical_learner(dls,                             # fastai DataLoaders (from 
     "A fastai `Learner` for `dls` with the `arch` backbone trained by `strategy` on `device` (mixed precision on CUDA), medical metrics, optional imbalance handling."
     s = get_strategy(strategy)
     dev = _learner_device(device if device is not None else getattr(dls, 'device', None))
-    amp = _amp_for(precision, dev)
+    amp = amp_for(precision, dev)
     cl = channels_last_default(dev) if channels_last is None else bool(channels_last)
     if getattr(dls, 'device', None) != dev: dls.to(dev)
     n_in = n_channels(dls)
@@ -226,7 +226,7 @@ def _plain(t): return t.as_subclass(torch.Tensor) if isinstance(t, torch.Tensor)
 
 def _on_xla(dev)->bool: return dev.type == 'xla'
 
-def _xla_sync():
+def xla_sync():
     "End a step on an XLA device: compile (once) and run the graph recorded so far."
     import torch_xla
     if hasattr(torch_xla, 'sync'): torch_xla.sync()                      # torch_xla >= 2.5
@@ -244,7 +244,7 @@ def train_plain(model:nn.Module,   # e.g. `transfer_model(...)`, with `apply_str
     "Train `model` on `dls.train` with a plain PyTorch loop (AdamW, one-cycle) on `device`, TPUs included; the mean loss of each epoch."
     from fastprogress.fastprogress import progress_bar
     dev = as_device(device, check=True)
-    amp = _amp_for(precision, dev)
+    amp = amp_for(precision, dev)
     model.to(dev).train()
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=wd)
@@ -259,7 +259,7 @@ def train_plain(model:nn.Module,   # e.g. `transfer_model(...)`, with `apply_str
                 loss = nn.functional.cross_entropy(model(xb), yb)
             scaler.scale(loss).backward(); scaler.step(opt); scaler.update()
             opt.zero_grad(set_to_none=True); sched.step()
-            if _on_xla(dev): _xla_sync()
+            if _on_xla(dev): xla_sync()
             total += loss.detach().float()*len(yb); n += len(yb)
         losses.append(float(total)/max(n, 1))        # one device-to-host copy per epoch
     return losses
@@ -274,7 +274,7 @@ def predict_plain(model:nn.Module, # a trained network
                  )->tuple:
     "Class probabilities `(N, C)` and integer targets `(N,)` of `model` on `dl`, as NumPy arrays, on any device (TPU included)."
     dev = next(model.parameters()).device if device is None else as_device(device, check=True)
-    amp = _amp_for(precision, dev)
+    amp = amp_for(precision, dev)
     was = model.training; model.to(dev).eval()
     ps, ys = [], []
     for xb, yb in dl:
@@ -284,7 +284,7 @@ def predict_plain(model:nn.Module, # a trained network
         with torch.autocast(dev.type, dtype=amp) if amp is not None else contextlib.nullcontext():
             p = model(xb).float().softmax(1)
             if tta: p = (p + model(xb.flip(-1)).float().softmax(1))/2
-        if _on_xla(dev): _xla_sync(); p = p.cpu()
+        if _on_xla(dev): xla_sync(); p = p.cpu()
         ps.append(p); ys.append(_plain(yb).view(-1))
     model.train(was)   # one device-to-host copy at the end: a copy per batch would make the CPU wait for the GPU each time
     return torch.cat(ps).cpu().numpy(), torch.cat([y.cpu() for y in ys]).numpy().astype(int)
