@@ -111,14 +111,14 @@ def evaluate(learn:Learner, # a trained learner
 
 # %% ../nbs/07_interpret.ipynb #af96fa1a
 def plot_confusion(targets, probs, vocab, threshold=None, ax=None, title=''):
-    "Confusion matrix (seaborn heatmap) of `targets` vs predictions from `probs` at `threshold`."
+    "Confusion matrix (seaborn heatmap, colour scale from 0) of `targets` vs predictions from `probs` at `threshold`."
     import matplotlib.pyplot as plt, seaborn as sns
     y, P = np.asarray(targets), np.asarray(probs)
     pred = (P[:, 1] >= (0.5 if threshold is None else threshold)).astype(int) if P.shape[1] == 2 else P.argmax(1)
     C = P.shape[1]
     cm = skm.confusion_matrix(y, pred, labels=np.arange(C))
     if ax is None: _, ax = plt.subplots(figsize=(3+0.4*C, 2.6+0.4*C))
-    sns.heatmap(cm, annot=True, fmt='d', cmap='Blues', cbar=False, xticklabels=vocab, yticklabels=vocab, ax=ax)
+    sns.heatmap(cm, annot=True, fmt='d', cmap='Blues', vmin=0, cbar=False, xticklabels=vocab, yticklabels=vocab, ax=ax)
     ax.set_xlabel('predicted'); ax.set_ylabel('true'); ax.set_title(title)
     return ax
 

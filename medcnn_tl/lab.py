@@ -43,6 +43,8 @@ from .data import imagenet_normalize
 from sklearn.metrics import balanced_accuracy_score
 _all_ = ['train_source', 'TRAIN_SIZE', 'TRAIN_FOLDS', 'TRAIN_MINUTES', 'TRAIN_STEPS', 'LearningCurves', 'EarlyStop', 'FreezeBatchNorm']
 from .core import as_device
+from .interpret import plot_confusion, plot_roc
+import matplotlib.pyplot as plt
 
 # %% ../nbs/08_lab.ipynb #e1100002
 def mean_interval(values,                 # one number per seed (NaN and None are dropped)
@@ -560,6 +562,14 @@ def compare_imbalance(dls,                            # DataLoaders whose traini
     return pd.DataFrame(rows).sort_values('method', key=lambda c: c.map(order), kind='stable').reset_index(drop=True)
 
 # %% ../nbs/08_lab.ipynb #2d55a9db
+def _sklearn_plots(folder, y, p, split, vocab, thr):
+    "The `<split>_plots.png` a run folder of `record_run` has (confusion matrix and ROC), for a frozen-base + scikit-learn run."
+    folder.mkdir(parents=True, exist_ok=True)
+    fig, axs = plt.subplots(1, 2, figsize=(7.5, 3.4))
+    plot_confusion(y, p, vocab, thr, ax=axs[0], title=f'{split}: confusion matrix')
+    plot_roc(y, p, vocab, ax=axs[1], title=f'{split}: ROC'); fig.tight_layout(); fig.savefig(folder/f'{split}_plots.png', dpi=80)
+    plt.close(fig)
+
 def compare_strategies(dls,                               # DataLoaders of the data set
                        strategies=('scratch', 'train_entire', 'freeze_some', 'finetune_some', 'frozen_base'),
                        epochs:int=2,                       # epochs for each strategy
@@ -584,7 +594,9 @@ def compare_strategies(dls,                               # DataLoaders of the d
             if test_dl is not None:
                 body = create_body(arch, 'imagenet', n_channels(dls))
                 ft, yt = extract_features(body, test_dl)
-                m = medical_metrics(yt, r.pipeline.predict_proba(ft), thr)
+                pt = r.pipeline.predict_proba(ft); m = medical_metrics(yt, pt, thr)
+            if out: _sklearn_plots(Path(out)/name, *((yt, pt, 'test') if test_dl is not None else (r.valid_targets, r.valid_probs, 'valid')),
+                                   [str(v) for v in dls.vocab], thr)
             n_params = int(sum(np.size(c) for c in [getattr(r.pipeline[-1], 'coef_', np.zeros(0)),
                                                     getattr(r.pipeline[-1], 'intercept_', np.zeros(0))]))
         else:
@@ -611,11 +623,12 @@ def _agreement(df, rec, labels=None)->tuple:
     msg = f"the best on this data is {best} (AUC {best_auc:.3f}); the recommended {rec.strategy} reached {rec_auc:.3f}"
     if labels is not None and len(np.unique(labels)) == 2:
         n_pos, n_neg = int((labels == 1).sum()), int((labels == 0).sum())
-        margin = 1.96*auc_standard_error(best_auc, n_pos, n_neg)
-        if best_auc - rec_auc <= margin:
-            return best, True, (msg + f", within the noise of {len(labels)} images (95% margin +/- {margin:.3f}): "
-                                "the data do not contradict the selector.")
-    return best, False, msg + ": the data did not agree with the selector."
+        h_best, h_rec = (1.96*auc_standard_error(a, n_pos, n_neg) for a in (best_auc, rec_auc))
+        if best_auc - h_best <= rec_auc + h_rec:
+            return best, True, (msg + f": no measurable difference (their 95% intervals, +/- {h_best:.3f} and +/- {h_rec:.3f} on "
+                                f"{len(labels)} images, overlap), so the data do not contradict the selector.")
+    return best, False, msg + ": the data did not agree with the selector (the 95% intervals do not overlap)."
+
 
 # %% ../nbs/08_lab.ipynb #90138a82
 DEMO_ABOUT = ("The data: `chest_phantom`, the embedded sample set. Its images are **synthetic**: X-ray-like lung patches drawn by "
@@ -655,7 +668,7 @@ def _markdown_table(t:pd.DataFrame)->str:
     return '\n'.join([head, rule] + ['| ' + ' | '.join(str(v) for v in row) + ' |' for row in t.itertuples(index=False)])
 
 _REPORT_CSS = ("body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;line-height:1.45;color:#222}"
-               "table{border-collapse:collapse;margin:1rem 0}th,td{padding:.35rem .7rem;border-bottom:1px solid #ddd;text-align:right}"
+               "table{border-collapse:collapse;margin:1rem 0}th,td{padding:.35rem .7rem;border-bottom:1px solid #ddd;text-align:right;white-space:nowrap}"
                "th:first-child,td:first-child{text-align:left}thead th{background:#f3f5f7}tr.rec td{background:#e8f4f1;font-weight:600}"
                "dt{font-weight:600}dd{margin:0 0 .5rem 1rem}img{max-width:100%}")
 
@@ -683,14 +696,14 @@ def _write_report(out, df, rec, sim, est, verdict, split, extra='', n_pos=None, 
           f"**Selector**: {rec.strategy} ({rec.category}). {rec.reason}" + (f" Measured: {rec.evidence}." if rec.evidence else "") + "\n",
           f"**Verdict**: {verdict[0].upper() + verdict[1:]}\n",
           "![AUC by strategy, with 95% intervals](auc_by_strategy.png)\n", "![What each strategy trains](strategies.png)\n"]
-    md += [f"## {s}\n![{s}: ROC, confusion matrix and score histogram](runs/{s}/{split}_plots.png)\n" for s in plots]
+    md += [f"## {s}\n![{s}: confusion matrix and ROC curve on the {split} set](runs/{s}/{split}_plots.png)\n" for s in plots]
     (out/'report.md').write_text('\n'.join(md))
     def cell(v): return f"<td>{H.escape(str(v))}</td>"
     rows = ''.join(f"<tr{' class=rec' if r else ''}>" + ''.join(cell(v) for v in row) + "</tr>" for row, r in zip(t.itertuples(index=False), is_rec))
     table = "<table><thead><tr>" + ''.join(f"<th>{H.escape(c)}</th>" for c in t.columns) + f"</tr></thead><tbody>{rows}</tbody></table>"
     plain = lambda s: H.escape(s.replace('**', '').replace('`', ''))
     dl = ''.join(f"<dt>{H.escape(k)}</dt><dd>{H.escape(v)}</dd>" for k, v in terms.items())
-    imgs = ''.join(f'<h3>{H.escape(s)}</h3><img src="runs/{s}/{split}_plots.png" alt="{H.escape(s)}: ROC, confusion matrix and scores">' for s in plots)
+    imgs = ''.join(f'<h3>{H.escape(s)}</h3><img src="runs/{s}/{split}_plots.png" alt="{H.escape(s)}: confusion matrix and ROC curve">' for s in plots)
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>medcnn_tl demo</title><style>{_REPORT_CSS}</style></head><body>"
             f"<h1>medcnn_tl demo: transfer-learning strategies</h1><p>{plain(about)}</p><p>{H.escape(extra)}</p>"
             f"<p>{plain(note)} The recommended strategy's row is highlighted.</p>{table}<h2>What the numbers mean</h2><dl>{dl}</dl>"
