@@ -16,14 +16,16 @@ from .core import BadArgumentError, DataError, quiet_notices
 from .transfer import trainable_params
 with quiet_notices():
     from fastai.learner import Learner
+from .phantoms import lesion_phantoms, phantom_source, phantom_masks   # re-exported: they lived here before
+_all_ = ['lesion_phantoms', 'phantom_source', 'phantom_masks']
 
 # %% auto #0
 __all__ = ['THRESHOLD_RULES', 'METRIC_COLUMNS', 'CAM_METHODS', 'choose_threshold', 'medical_metrics', 'curve_metrics',
            'predict_probs', 'evaluate', 'plot_confusion', 'plot_roc', 'history', 'record_run', 'auc_standard_error',
-           'default_target_layer', 'prepare_image', 'gradcam', 'occlusion', 'show_gradcam', 'lesion_phantoms',
-           'phantom_source', 'phantom_masks', 'localization_score', 'map_similarity', 'cascading_randomization',
-           'shuffled_labels', 'overfitting_epoch', 'expected_calibration_error', 'MedicalInterpretation',
-           'operating_point']
+           'default_target_layer', 'prepare_image', 'gradcam', 'occlusion', 'show_gradcam', 'localization_score',
+           'map_similarity', 'cascading_randomization', 'shuffled_labels', 'overfitting_epoch',
+           'expected_calibration_error', 'MedicalInterpretation', 'operating_point', 'lesion_phantoms',
+           'phantom_source', 'phantom_masks']
 
 # %% ../nbs/07_interpret.ipynb #3807f56c
 THRESHOLD_RULES = ('youden', 'balanced')
@@ -399,72 +401,6 @@ def show_gradcam(learn:Learner,        # a trained learner
     ax.set_title(title or f"{method}: {vocab[k]} (p = {float(p[k]):.2f})", fontsize=9); ax.axis('off')
     ax.heat = heat
     return ax
-
-# %% ../nbs/07_interpret.ipynb #e110001f
-def lesion_phantoms(n:int=200,           # images (half with a lesion)
-                    size:int=48,         # side in pixels
-                    seed:int=0,
-                    radius=(0.07, 0.12), # lesion radius as a fraction of the side (min, max)
-                    contrast:float=0.8   # lesion brightness over the background (which spans about 0..1)
-                   )->tuple:
-    "X-ray-like images with a known answer: `(images (N,H,W) in [0,1], labels (N,) 1 = lesion, masks (N,H,W) bool)`."
-    from scipy.ndimage import gaussian_filter
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
-    y = rng.permutation(np.arange(n) % 2)
-    imgs, masks = np.zeros((n, size, size), np.float32), np.zeros((n, size, size), bool)
-    for i in range(n):
-        anatomy = gaussian_filter(rng.standard_normal((size, size)), size/12)*size/6
-        freq, phase, tilt = rng.uniform(5, 8), rng.uniform(0, 2*np.pi), rng.uniform(-0.3, 0.3)
-        ribs = 0.5*np.clip(np.sin(2*np.pi*freq*(yy + tilt*xx)/size + phase), 0, 1)**2
-        img = 0.5 + 0.25*anatomy + ribs + rng.normal(0, 0.06, (size, size))
-        if y[i]:
-            r = rng.uniform(*radius)*size
-            cy, cx = rng.uniform(r + 2, size - r - 2, 2)
-            d = np.hypot(yy - cy, xx - cx)
-            img += contrast*np.clip(r - d + 0.5, 0, 1)
-            masks[i] = d <= r + 1
-        imgs[i] = img
-    lo, hi = np.quantile(imgs, 0.005), np.quantile(imgs, 0.995)
-    return np.clip((imgs - lo)/(hi - lo), 0, 1).astype(np.float32), y, masks
-
-# %% ../nbs/07_interpret.ipynb #e1100023
-def phantom_source(n:int=300,                 # images
-                   size:int=48,               # side in pixels
-                   seed:int=0,
-                   splits=(0.5, 0.2, 0.3),    # train, valid, test shares
-                   out=None,                  # folder to write (default: a cache folder named after the settings)
-                   **kwargs                   # passed to `lesion_phantoms`
-                  )->Path:
-    "`lesion_phantoms` written as a data set any `get_dls` reads: `split/label/phantomNNNN.png` (label 'healthy' or 'lesion', the positive class), `labels.csv`, `masks.npy`."
-    import hashlib
-    from PIL import Image
-    key = hashlib.sha1(repr(('v2', n, size, seed, tuple(splits), sorted(kwargs.items()))).encode()).hexdigest()[:10]
-    out = Path(out) if out is not None else Path.home()/'.cache'/'medcnn_tl'/f'phantoms-{key}'
-    if (out/'labels.csv').exists() and (out/'masks.npy').exists(): return out
-    imgs, y, masks = lesion_phantoms(n, size, seed, **kwargs)
-    n_tr, n_va = int(round(n*splits[0])), int(round(n*splits[1]))
-    split = ['train']*n_tr + ['valid']*n_va + ['test']*(n - n_tr - n_va)
-    rows = []
-    for i, (im, lab, s) in enumerate(zip(imgs, y, split)):
-        rel = f"{s}/{'lesion' if lab else 'healthy'}/phantom{i:04d}.png"
-        (out/rel).parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray((im*255).round().astype(np.uint8)).save(out/rel)
-        rows.append((rel, 'lesion' if lab else 'healthy', f'phantom{i:04d}', s))
-    np.save(out/'masks.npy', masks)
-    pd.DataFrame(rows, columns=['path', 'label', 'patient_id', 'split']).to_csv(out/'labels.csv', index=False)
-    return out
-
-# %% ../nbs/07_interpret.ipynb #c49e77fd
-def phantom_masks(dls, split:str='valid')->np.ndarray:
-    "The lesion masks of the `split` images of `dls` (made by `get_dls` from a `phantom_source` folder), in the loader's order."
-    df = dls.source_df
-    items = df.loc[df['split'] == split, 'item'].astype(str)
-    root = Path(items.iloc[0]).parent.parent.parent
-    if not (root/'masks.npy').exists():
-        raise BadArgumentError("these loaders were not made from a phantom_source folder", thing="dls",
-                               fix="dls = get_dls(phantom_source(...), size=...)")
-    return np.load(root/'masks.npy')[[int(Path(p).stem.removeprefix('phantom')) for p in items]]
 
 # %% ../nbs/07_interpret.ipynb #e1100026
 def localization_score(cams,  # maps (N,H,W), non-negative
