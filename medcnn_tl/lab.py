@@ -45,17 +45,23 @@ _all_ = ['train_source', 'TRAIN_SIZE', 'TRAIN_FOLDS', 'TRAIN_MINUTES', 'TRAIN_ST
 from .core import as_device
 from .interpret import plot_confusion, plot_roc
 import matplotlib.pyplot as plt
+import html as H
+from scipy import stats
+from sklearn.model_selection import train_test_split
+from fastprogress.fastprogress import progress_bar
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from .data import load_image
 
 # %% ../nbs/08_lab.ipynb #e1100002
 def mean_interval(values,                 # one number per seed (NaN and None are dropped)
                   confidence:float=0.95   # coverage of the interval
                  )->tuple:
     "The mean of `values` and the half-width of its Student-t `confidence` interval (0 for a single value)."
-    from scipy.stats import t
     v = np.asarray([x for x in values if x is not None and not np.isnan(x)], float)
     if len(v) == 0: return float('nan'), float('nan')
     if len(v) == 1: return float(v[0]), 0.0
-    return float(v.mean()), float(t.ppf((1 + confidence)/2, len(v) - 1)*v.std(ddof=1)/math.sqrt(len(v)))
+    return float(v.mean()), float(stats.t.ppf((1 + confidence)/2, len(v) - 1)*v.std(ddof=1)/math.sqrt(len(v)))
 
 # %% ../nbs/08_lab.ipynb #005e2cdc
 def summarize(df:pd.DataFrame,        # one row per run
@@ -110,7 +116,6 @@ def lab_data(data,                 # a MedMNIST-style `.npz`, a folder/CSV `read
             )->LabData:
     "The lab's view of `data`: the pool (train + valid) and the test set (the `test` split, else `val` of a MedMNIST `.npz`, else a held-out `test_pct`)."
     if isinstance(data, LabData): return data
-    from sklearn.model_selection import train_test_split
     if isinstance(data, tuple): name, x, y = data; xt = yt = None
     elif Path(data).suffix == '.npz':
         d, name = np.load(data), Path(data).stem
@@ -122,7 +127,6 @@ def lab_data(data,                 # a MedMNIST-style `.npz`, a folder/CSV `read
         xt, yt = (d[f'{test}_images'], d[f'{test}_labels'].ravel()) if test else (None, None)
     else:
         df, name = read_source(data), Path(data).stem
-        from medcnn_tl.data import load_image
         vocab = sorted(df['label'].astype(str).unique()); o2i = {v: i for i, v in enumerate(vocab)}
         ims = _uint8_chw_list([load_image(p) for p in df['item']], size)
         lab = np.array([o2i[str(v)] for v in df['label']])
@@ -294,8 +298,6 @@ def run_lab(data,                     # a MedMNIST `.npz`, a folder/CSV, a `LabD
             **kwargs                  # passed to `lab_run`: steps, bs, lr, arch, patience
            )->pd.DataFrame:
     "Every strategy x size x seed on `data`, one row per run appended to `out/lab_results.csv`; returns this data set's rows."
-    from fastprogress.fastprogress import progress_bar
-    from medcnn_tl.core import pick_device
     strategies = list(strategies or STRATEGIES)
     for s_ in strategies: get_strategy(s_)
     seeds = list(range(seed, seed + seeds)) if isinstance(seeds, int) else list(seeds)
@@ -348,8 +350,6 @@ def plot_strategy_map(summary:pd.DataFrame,             # from `lab_summary` (or
                       ax=None):
     """The review's size x similarity picture: its four categories (background, with its advice) and, per measured cell,
     the strategy with the best mean test AUC (colour): a filled dot when it won, a ring when others tie with it (listed)."""
-    import matplotlib.pyplot as plt
-    from matplotlib.lines import Line2D
     if ax is None: _, ax = plt.subplots(figsize=(9, 5))
     cells = summary.drop_duplicates(['data', 'size'])
     xs = {sz: (float(sz) if str(sz) != 'all' else np.nan) for sz in cells['size']}
@@ -397,7 +397,6 @@ def plot_strategy_map(summary:pd.DataFrame,             # from `lab_summary` (or
 def plot_learning_curves(df:pd.DataFrame,        # rows from `run_lab`
                          metric:str='test_auc'):
     "Per data set: `metric` against the number of training images (log x), one line per strategy, mean ± 95% interval over seeds."
-    import matplotlib.pyplot as plt
     names = list(dict.fromkeys(df.data))
     fig, axs = plt.subplots(1, len(names), figsize=(4*len(names), 3.2), squeeze=False, sharey=True)
     for ax, dname in zip(axs.flat, names):
@@ -444,7 +443,6 @@ def generalization_lab(data=None,               # a source `get_dls` reads (defa
                        verbose:bool=True        # show a progress bar
                       )->pd.DataFrame:
     "Train the baseline and each variant for several seeds; one row per (setting, seed, epoch) with train/valid/test curves and final test metrics."
-    from fastprogress.fastprogress import progress_bar
     src = data if data is not None else samples_path('chest_phantom')
     settings = GENERALIZATION_SETTINGS if settings is None else settings
     if not isinstance(settings, dict):
@@ -495,7 +493,6 @@ def plot_generalization(curves:pd.DataFrame, # from `generalization_lab`
                         metric:str='loss',   # 'loss', 'accuracy' or 'auc'
                         ncols:int=3):
     "Train (dashed) vs validation (solid) curves per setting, mean over seeds with the seeds' range shaded."
-    import matplotlib.pyplot as plt
     names = list(dict.fromkeys(curves.setting))
     nrows = math.ceil(len(names)/ncols)
     fig, axs = plt.subplots(nrows, min(ncols, len(names)), figsize=(3.3*min(ncols, len(names)), 2.5*nrows), squeeze=False, sharey=True)
@@ -581,7 +578,6 @@ def compare_strategies(dls,                               # DataLoaders of the d
                        progress:bool=True                  # show a progress bar over the strategies
                       )->pd.DataFrame:
     "Train each of `strategies` on `dls` for `epochs` (same `seed`); a table of trainable params, training seconds (the fit alone) and metrics."
-    from fastprogress.fastprogress import progress_bar
     names = list(strategies) + ([f'frozen_base+{sklearn}'] if sklearn else [])
     rows = []
     for name in (progress_bar(names, leave=False) if progress else names):
@@ -674,8 +670,6 @@ _REPORT_CSS = ("body{font-family:system-ui,sans-serif;max-width:60rem;margin:2re
 
 def _write_report(out, df, rec, sim, est, verdict, split, extra='', n_pos=None, n_neg=None, about=DEMO_ABOUT, terms=None):
     "report.md and report.html in `out`: the data, the terms, the table with intervals, the selector and verdict, the plots."
-    import matplotlib.pyplot as plt, html as H
-    from matplotlib.patches import Patch
     t, terms = _interval_table(df, n_pos, n_neg), terms or report_terms()
     is_rec = [s.split('+')[0] == rec.strategy for s in df.strategy]
     fig, ax = plt.subplots(figsize=(6.5, 3.2))
@@ -727,7 +721,6 @@ def run_demo(out='medcnn_demo_report', # the report folder (created)
             )->pd.DataFrame:
     "Compare `scratch` and the four strategies on the embedded demo set; print one table and write a report to `out`."
     if threads: torch.set_num_threads(int(threads))
-    from medcnn_tl.data import get_dls, get_test_dl
     t0 = time.perf_counter()
     epochs = epochs or DEMO_EPOCHS
     check_positive_int(epochs, 'epochs')
