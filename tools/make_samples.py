@@ -176,7 +176,7 @@ def base_dataset(sop_class, modality, uid_parts, patient):
     return ds
 
 def write_dicom(ds, path:Path):
-    "Write `ds` to `path` as a standard DICOM file (preamble and file meta), creating the folder; the same bytes on every run."
+    "Write `ds` to `path` as a standard DICOM file (preamble and file meta), creating its folder."
     path.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
     ds.save_as(buf, enforce_file_format=True)
