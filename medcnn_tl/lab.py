@@ -172,9 +172,9 @@ def lab_split(data:LabData, # the pool
 def _batches(x, bs):
     for i in range(0, len(x), bs): yield x[i:i+bs]
 
-def _predict(net, x, prep, bs:int=256)->np.ndarray:
-    "Class probabilities of `net` for the images `x` prepared by `prep`: `predict_plain` on batches (the labels are not needed)."
-    return predict_plain(net, ((prep(xb), torch.zeros(len(xb), dtype=torch.long)) for xb in _batches(x, bs)))[0]
+def _loader(x, prep, bs:int=256):
+    "Batches `(prep(images), placeholder labels)` of the images `x`, for `predict_plain` (the labels are not used)."
+    return ((prep(xb), torch.zeros(len(xb), dtype=torch.long)) for xb in _batches(x, bs))
 
 def _train_mode_trained_only(model):
     "Train mode for the trained parts only: frozen layers (and their batch-norm statistics) stay as pretrained."
@@ -256,13 +256,13 @@ def lab_run(data:LabData,        # from `lab_data`
             opt.zero_grad(); loss.backward(); opt.step(); sched.step(); step += 1
             if on_step is not None: on_step(step, steps)
             if step % every == 0 or step == steps:
-                cm = curve_metrics(yva, _predict(net, fx[torch.as_tensor(va)], prep))
+                cm = curve_metrics(yva, predict_plain(net, _loader(fx[torch.as_tensor(va)], prep))[0])
                 score = (cm['auc'], -cm['loss'])
                 if score > best: best, best_state, best_step, bad = score, copy.deepcopy(model.state_dict()), step, 0
                 else: bad += 1
             if step >= steps or bad >= patience: break
     model.load_state_dict(best_state)
-    pva, pte = _predict(net, fx[torch.as_tensor(va)], prep), _predict(net, fte, prep)
+    pva, pte = (predict_plain(net, _loader(x_, prep))[0] for x_ in (fx[torch.as_tensor(va)], fte))
     yte = data.y_test.numpy()
     thr = choose_threshold(yva, pva) if data.c == 2 and len(np.unique(yva)) == 2 else None
     pred = (pte[:, 1] >= thr).astype(int) if thr is not None else pte.argmax(1)
