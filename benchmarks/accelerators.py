@@ -29,7 +29,7 @@ def _sync(dev):
     if dev.type == 'cuda': torch.cuda.synchronize(dev)
     elif dev.type == 'mps': torch.mps.synchronize()
     elif dev.type == 'xla':
-        from medcnn_tl.learner import _xla_sync; _xla_sync()
+        from medcnn_tl.learner import xla_sync; xla_sync()
 
 def load_data(a):
     "Train/valid tensors: from the .npz (enlarged to `size`, 3 channels, ImageNet-normalised) or synthetic stripes (`--quick`)."
@@ -123,8 +123,8 @@ def predict(model, XV, bs, amp, dev):
 def settings(dev, a):
     "The autocast dtype (`None`: float32) and channels-last flag that `medical_learner` uses on `dev` with `--precision`/`--channels-last`."
     from medcnn_tl.core import channels_last_default
-    from medcnn_tl.learner import _amp_for
-    return _amp_for(a.precision, dev), channels_last_default(dev) if a.channels_last is None else a.channels_last
+    from medcnn_tl.learner import amp_for
+    return amp_for(a.precision, dev), channels_last_default(dev) if a.channels_last is None else a.channels_last
 
 def warmup(dev, xt, yt, a, steps=5):
     "A few training steps of a throwaway model with the benchmark's shapes and settings, so that neither side pays the device's start-up (CUDA context, cuDNN, kernel loading)."

@@ -32,13 +32,13 @@ def make_512(folder:Path, n:int):
     files = []
     for k in range(n):
         hu = ms.ct_phantom_hu(rng, 512, k / max(1, n - 1), p, lesion=True)
-        ds = ms._base_dataset(CTImageStorage, 'CT', ('bench', k), patient)
+        ds = ms.base_dataset(CTImageStorage, 'CT', ('bench', k), patient)
         ds.SamplesPerPixel, ds.PhotometricInterpretation, ds.Rows, ds.Columns = 1, 'MONOCHROME2', 512, 512
         ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
         ds.RescaleIntercept, ds.RescaleSlope, ds.WindowCenter, ds.WindowWidth = '-1024', '1', '40', '400'
         ds.PixelSpacing, ds.SliceThickness = ['0.78', '0.78'], '1.0'
         ds.PixelData = np.clip(np.round(hu + 1024), 0, 4095).astype(np.uint16).tobytes()
-        f = folder/f'slice_{k:03d}.dcm'; ms._write_dicom(ds, f); files.append(f)
+        f = folder/f'slice_{k:03d}.dcm'; ms.write_dicom(ds, f); files.append(f)
     return files
 
 def bench(files, rounds):

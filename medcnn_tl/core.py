@@ -13,10 +13,10 @@ import numpy as np
 # torch is imported inside the functions that need it, so the CLI's --help, recommend and inspect start in under 1.5 s
 
 # %% auto #0
-__all__ = ['KNOWN_NOTICES', 'RUN_COMPLETE', 'MedcnnError', 'BadArgumentError', 'DataError', 'MissingDependencyError',
-           'quiet_notices', 'check_positive_int', 'DeviceChoice', 'pick_device', 'device_report', 'amp_dtype',
-           'channels_last_default', 'device_name', 'set_seed', 'samples_path', 'new_run_dir', 'mark_run_complete',
-           'run_is_complete']
+__all__ = ['KNOWN_NOTICES', 'pkg_dir', 'RUN_COMPLETE', 'MedcnnError', 'BadArgumentError', 'DataError', 'MissingDependencyError',
+           'quiet_notices', 'check_positive_int', 'DeviceChoice', 'pick_device', 'device_report', 'as_device',
+           'amp_dtype', 'channels_last_default', 'device_name', 'set_seed', 'samples_path', 'new_run_dir',
+           'mark_run_complete', 'run_is_complete']
 
 # %% ../nbs/00_core.ipynb #aba157af
 class MedcnnError(Exception):
@@ -121,18 +121,22 @@ def device_report()->str:
     "One line saying which device `pick_device` chose and why."
     return str(pick_device())
 
-# %% ../nbs/00_core.ipynb #38c77fc4
-def _as_device(device):
-    "A `torch.device` from a `DeviceChoice`, a name, a device, or `None` (what `pick_device` chooses)."
+# %% ../nbs/00_core.ipynb #156b0edb
+def as_device(device=None,      # `None` (what `pick_device` chooses), a `DeviceChoice`, a name like 'cuda:1', or a `torch.device`
+              check:bool=False  # a name or device must be available here (through `pick_device`; a `MedcnnError` otherwise)
+             ):
+    "The `torch.device` that `device` names; `None` means `pick_device()`'s choice."
     import torch
     if device is None: return pick_device().device
-    return device.device if isinstance(device, DeviceChoice) else torch.device(device)
+    if isinstance(device, DeviceChoice): return device.device
+    return pick_device(str(device)).device if check else torch.device(device)
 
+# %% ../nbs/00_core.ipynb #38c77fc4
 def amp_dtype(device=None # a `torch.device`, a `DeviceChoice`, a name like 'cuda', or `None` for `pick_device()`'s
              ):
     "The mixed-precision dtype for `device`: `bfloat16` on CUDA GPUs of compute capability 8.0+, `float16` on older CUDA GPUs, `None` (float32) elsewhere."
     import torch
-    d = _as_device(device)
+    d = as_device(device)
     if d.type != 'cuda': return None
     major, _ = torch.cuda.get_device_capability(d)
     return torch.bfloat16 if major >= 8 else torch.float16
@@ -141,14 +145,14 @@ def amp_dtype(device=None # a `torch.device`, a `DeviceChoice`, a name like 'cud
 def channels_last_default(device=None # as for `amp_dtype`
                          )->bool:
     "Whether images and weights should be stored channels-last (NHWC) on `device` by default: on CUDA, not on CPU, MPS or XLA."
-    return _as_device(device).type == 'cuda'
+    return as_device(device).type == 'cuda'
 
 # %% ../nbs/00_core.ipynb #f26da265
 def device_name(device=None # as for `amp_dtype`
                )->str:
     "A readable name of `device`: the GPU model, the TPU type, or the CPU model with its core count."
     import torch
-    d = _as_device(device)
+    d = as_device(device)
     if d.type == 'cuda': return torch.cuda.get_device_name(d)
     if d.type == 'mps': return 'Apple GPU (MPS)'
     if d.type == 'xla':
@@ -183,13 +187,13 @@ def set_seed(seed:int=42,            # the seed for python, numpy and torch (CPU
     return seed
 
 # %% ../nbs/00_core.ipynb #a525a1d4
-_pkg_dir = Path(__file__).resolve().parent if '__file__' in globals() else Path.cwd().resolve().parent/'medcnn_tl'
+pkg_dir = Path(__file__).resolve().parent if '__file__' in globals() else Path.cwd().resolve().parent/'medcnn_tl'   # the installed package's folder (its data files: strategy_map.json)
 
 def _sample_roots():
     env = os.environ.get('MEDCNN_TL_SAMPLES')
     if env: yield Path(env).expanduser()
-    yield _pkg_dir.parent/'data_samples'
-    yield _pkg_dir/'data_samples'
+    yield pkg_dir.parent/'data_samples'
+    yield pkg_dir/'data_samples'
 
 def samples_path(name:str=None # a sample set or file inside `data_samples/`, e.g. 'ct_phantom'; `None` for the folder itself
                 )->Path:

@@ -25,10 +25,10 @@ _all_ = ['DICOM_EXTS']   # defined in dicom (the CLI reads DICOM files without t
 # %% auto #0
 __all__ = ['IMAGE_EXTS', 'MAX_PIXELS', 'MAX_CLASSES', 'IN_MEMORY_BYTES', 'MEMORY_SHARE', 'SPLIT_NAMES', 'LABEL_FILES',
            'MISSING_LABELS', 'IMAGENET_STATS', 'VOLUME_MODES', 'available_memory', 'check_memory', 'load_image',
-           'pseudonym', 'npz_arrays', 'NpzImages', 'read_source', 'patient_split', 'check_leakage', 'StoredImage',
-           'RowLabel', 'ToChannels', 'BatchAugment', 'get_dls', 'MedDataLoaders', 'get_test_dl', 'download_medmnist',
-           'dataset_summary', 'plot_summary', 'inspect_path', 'TensorImageDataset', 'n_channels', 'plain_train_dl',
-           'tensor_dls', 'toy_images', 'DICOM_EXTS']
+           'pseudonym', 'npz_arrays', 'NpzImages', 'read_source', 'patient_split', 'check_leakage', 'imagenet_stats',
+           'imagenet_normalize', 'StoredImage', 'RowLabel', 'ToChannels', 'BatchAugment', 'get_dls', 'MedDataLoaders',
+           'get_test_dl', 'download_medmnist', 'dataset_summary', 'plot_summary', 'inspect_path', 'TensorImageDataset',
+           'n_channels', 'plain_train_dl', 'tensor_dls', 'toy_images', 'DICOM_EXTS']
 
 # %% ../nbs/04_data.ipynb #37fcf378
 IMAGE_EXTS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.gif', '.webp')
@@ -578,6 +578,19 @@ def _volume_to_tensor(v:np.ndarray, size:int, mode:str='3d')->torch.Tensor:
     t = torch.from_numpy(np.stack(sl))
     return t[None] if mode == '3d' else t
 
+# %% ../nbs/04_data.ipynb #733a0c5b
+def imagenet_stats(n_channels:int=3)->tuple:
+    "ImageNet's per-channel mean and standard deviation (lists) for images of `n_channels` (not 3: one value each, the mean of the three)."
+    if n_channels == 3: return IMAGENET_STATS
+    return [float(np.mean(IMAGENET_STATS[0]))], [float(np.mean(IMAGENET_STATS[1]))]
+
+def imagenet_normalize(x:torch.Tensor,   # uint8 images (N, C, H, W)
+                       n_channels:int=None # default: C
+                      )->torch.Tensor:
+    "`x` as floats in [0, 1] normalised with `imagenet_stats`, on `x`'s device: what `get_dls`' batch transforms do, without augmentation."
+    mean, std = (torch.tensor(v, device=x.device).view(1, -1, 1, 1) for v in imagenet_stats(n_channels or x.shape[1]))
+    return (x.float()/255 - mean)/std
+
 # %% ../nbs/04_data.ipynb #b39878df
 class _ImageStore:
     "The images of a table resized to `size`: one `uint8` tensor `(N, C, size, size)` in memory, or read item by item (streamed)."
@@ -733,7 +746,7 @@ _BATCH_AUG_KEYS = {'do_flip', 'max_rotate', 'min_zoom', 'max_zoom', 'max_lightin
                    'pad_mode', 'mode', 'align_corners'}
 
 def _batch_tfms(n_channels, augment, aug_kwargs=None):
-    mean, std = IMAGENET_STATS if n_channels == 3 else ([float(np.mean(IMAGENET_STATS[0]))], [float(np.mean(IMAGENET_STATS[1]))])
+    mean, std = imagenet_stats(n_channels)
     tfms = [ToChannels(n_channels), IntToFloatTensor()]
     if augment:
         kw = dict(do_flip=True, max_rotate=10., max_zoom=1.1, max_lighting=0.2, max_warp=0., p_affine=0.75, pad_mode='zeros')

@@ -16,25 +16,38 @@ from .core import BadArgumentError, DataError, quiet_notices
 from .transfer import trainable_params
 with quiet_notices():
     from fastai.learner import Learner
+from .phantoms import lesion_phantoms, phantom_source, phantom_masks   # re-exported: they lived here before
+_all_ = ['lesion_phantoms', 'phantom_source', 'phantom_masks']
 
 # %% auto #0
-__all__ = ['METRIC_COLUMNS', 'CAM_METHODS', 'choose_threshold', 'medical_metrics', 'predict_probs', 'evaluate', 'plot_confusion',
-           'plot_roc', 'history', 'record_run', 'auc_standard_error', 'default_target_layer', 'prepare_image',
-           'gradcam', 'occlusion', 'show_gradcam', 'lesion_phantoms', 'phantom_source', 'phantom_masks',
-           'localization_score', 'map_similarity', 'cascading_randomization', 'shuffled_labels', 'overfitting_epoch',
-           'expected_calibration_error', 'MedicalInterpretation', 'operating_point']
+__all__ = ['THRESHOLD_RULES', 'METRIC_COLUMNS', 'CAM_METHODS', 'choose_threshold', 'medical_metrics', 'curve_metrics',
+           'predict_probs', 'evaluate', 'plot_confusion', 'plot_roc', 'history', 'record_run', 'auc_standard_error',
+           'default_target_layer', 'prepare_image', 'gradcam', 'occlusion', 'show_gradcam', 'localization_score',
+           'map_similarity', 'cascading_randomization', 'shuffled_labels', 'overfitting_epoch',
+           'expected_calibration_error', 'MedicalInterpretation', 'operating_point', 'lesion_phantoms',
+           'phantom_source', 'phantom_masks']
 
 # %% ../nbs/07_interpret.ipynb #3807f56c
-def choose_threshold(targets, # true labels (0/1)
-                     probs    # probability of class 1, or (N,2) probabilities
+THRESHOLD_RULES = ('youden', 'balanced')
+
+def choose_threshold(targets,            # true labels (0/1)
+                     probs,              # probability of class 1, or (N,2) probabilities
+                     rule:str='youden'   # 'youden': max sensitivity + specificity - 1; 'balanced': max min(sensitivity, specificity)
                     )->float:
-    "The threshold on validation `probs` that maximises Youden's J (sensitivity + specificity - 1), from sklearn's `roc_curve`."
+    "The threshold on validation `probs` chosen by `rule` (`THRESHOLD_RULES`): Youden's J, or sensitivity = specificity (best worst case over prevalences)."
+    if rule not in THRESHOLD_RULES:
+        raise BadArgumentError(f"unknown threshold rule {rule!r}", thing="rule", fix=f"use one of {', '.join(THRESHOLD_RULES)}")
     y, p = np.asarray(targets).astype(int).ravel(), np.asarray(probs, dtype=float)
     if p.ndim == 2: p = p[:, 1]
     if len(np.unique(y)) < 2: return 0.5   # one class only: no ROC curve, keep the neutral threshold
-    fpr, tpr, thr = skm.roc_curve(y, p, drop_intermediate=False)
-    ok = np.isfinite(thr)
-    return float(thr[ok][int(np.argmax((tpr - fpr)[ok]))])
+    if rule == 'youden':
+        fpr, tpr, thr = skm.roc_curve(y, p, drop_intermediate=False)
+        ok = np.isfinite(thr)
+        return float(thr[ok][int(np.argmax((tpr - fpr)[ok]))])
+    cands, p1, p0 = np.unique(p), np.sort(p[y == 1]), np.sort(p[y == 0])   # predict 1 when p >= t
+    sens = (len(p1) - np.searchsorted(p1, cands, 'left'))/len(p1)
+    spec = np.searchsorted(p0, cands, 'left')/len(p0)
+    return float(cands[int(np.argmax(np.minimum(sens, spec)))])
 
 # %% ../nbs/07_interpret.ipynb #87a3960f
 def medical_metrics(targets,              # true labels (N,)
@@ -68,6 +81,17 @@ def medical_metrics(targets,              # true labels (N,)
     return dict(accuracy=float(skm.accuracy_score(y, pred)), balanced_accuracy=float(bal), auc=auc, f1=f1, precision=prec,
                 sensitivity=sens, specificity=spec, threshold=threshold, n=int(len(y)))
 
+# %% ../nbs/07_interpret.ipynb #560d7dc2
+def curve_metrics(targets, # true labels (N,)
+                  probs    # class probabilities (N,C)
+                 )->dict:
+    "`loss` (mean negative log-likelihood), `accuracy` (most probable class) and `auc` (binary, or macro one-vs-rest; NaN unless every class occurs), from sklearn."
+    y, P = np.asarray(targets).astype(int).ravel(), np.asarray(probs, dtype=float)
+    C, auc = P.shape[1], float('nan')
+    if len(np.unique(y)) == C: auc = float(skm.roc_auc_score(y, P[:, 1]) if C == 2 else skm.roc_auc_score(y, P, multi_class='ovr'))
+    return dict(loss=float(skm.log_loss(y, P, labels=list(range(P.shape[1])))),
+                accuracy=float(skm.accuracy_score(y, P.argmax(1))), auc=auc)
+
 # %% ../nbs/07_interpret.ipynb #05184c26
 def predict_probs(learn:Learner, dl=None):
     "Probabilities and targets of `learn` on `dl` (default: the validation loader), as NumPy arrays."
@@ -89,14 +113,14 @@ def evaluate(learn:Learner, # a trained learner
 
 # %% ../nbs/07_interpret.ipynb #af96fa1a
 def plot_confusion(targets, probs, vocab, threshold=None, ax=None, title=''):
-    "Confusion matrix (seaborn heatmap) of `targets` vs predictions from `probs` at `threshold`."
+    "Confusion matrix (seaborn heatmap, colour scale from 0) of `targets` vs predictions from `probs` at `threshold`."
     import matplotlib.pyplot as plt, seaborn as sns
     y, P = np.asarray(targets), np.asarray(probs)
     pred = (P[:, 1] >= (0.5 if threshold is None else threshold)).astype(int) if P.shape[1] == 2 else P.argmax(1)
     C = P.shape[1]
     cm = skm.confusion_matrix(y, pred, labels=np.arange(C))
     if ax is None: _, ax = plt.subplots(figsize=(3+0.4*C, 2.6+0.4*C))
-    sns.heatmap(cm, annot=True, fmt='d', cmap='Blues', cbar=False, xticklabels=vocab, yticklabels=vocab, ax=ax)
+    sns.heatmap(cm, annot=True, fmt='d', cmap='Blues', vmin=0, cbar=False, xticklabels=vocab, yticklabels=vocab, ax=ax)
     ax.set_xlabel('predicted'); ax.set_ylabel('true'); ax.set_title(title)
     return ax
 
@@ -377,72 +401,6 @@ def show_gradcam(learn:Learner,        # a trained learner
     ax.set_title(title or f"{method}: {vocab[k]} (p = {float(p[k]):.2f})", fontsize=9); ax.axis('off')
     ax.heat = heat
     return ax
-
-# %% ../nbs/07_interpret.ipynb #e110001f
-def lesion_phantoms(n:int=200,           # images (half with a lesion)
-                    size:int=48,         # side in pixels
-                    seed:int=0,
-                    radius=(0.07, 0.12), # lesion radius as a fraction of the side (min, max)
-                    contrast:float=0.8   # lesion brightness over the background (which spans about 0..1)
-                   )->tuple:
-    "X-ray-like images with a known answer: `(images (N,H,W) in [0,1], labels (N,) 1 = lesion, masks (N,H,W) bool)`."
-    from scipy.ndimage import gaussian_filter
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
-    y = rng.permutation(np.arange(n) % 2)
-    imgs, masks = np.zeros((n, size, size), np.float32), np.zeros((n, size, size), bool)
-    for i in range(n):
-        anatomy = gaussian_filter(rng.standard_normal((size, size)), size/12)*size/6
-        freq, phase, tilt = rng.uniform(5, 8), rng.uniform(0, 2*np.pi), rng.uniform(-0.3, 0.3)
-        ribs = 0.5*np.clip(np.sin(2*np.pi*freq*(yy + tilt*xx)/size + phase), 0, 1)**2
-        img = 0.5 + 0.25*anatomy + ribs + rng.normal(0, 0.06, (size, size))
-        if y[i]:
-            r = rng.uniform(*radius)*size
-            cy, cx = rng.uniform(r + 2, size - r - 2, 2)
-            d = np.hypot(yy - cy, xx - cx)
-            img += contrast*np.clip(r - d + 0.5, 0, 1)
-            masks[i] = d <= r + 1
-        imgs[i] = img
-    lo, hi = np.quantile(imgs, 0.005), np.quantile(imgs, 0.995)
-    return np.clip((imgs - lo)/(hi - lo), 0, 1).astype(np.float32), y, masks
-
-# %% ../nbs/07_interpret.ipynb #e1100023
-def phantom_source(n:int=300,                 # images
-                   size:int=48,               # side in pixels
-                   seed:int=0,
-                   splits=(0.5, 0.2, 0.3),    # train, valid, test shares
-                   out=None,                  # folder to write (default: a cache folder named after the settings)
-                   **kwargs                   # passed to `lesion_phantoms`
-                  )->Path:
-    "`lesion_phantoms` written as a data set any `get_dls` reads: `split/label/phantomNNNN.png` (label 'healthy' or 'lesion', the positive class), `labels.csv`, `masks.npy`."
-    import hashlib
-    from PIL import Image
-    key = hashlib.sha1(repr(('v2', n, size, seed, tuple(splits), sorted(kwargs.items()))).encode()).hexdigest()[:10]
-    out = Path(out) if out is not None else Path.home()/'.cache'/'medcnn_tl'/f'phantoms-{key}'
-    if (out/'labels.csv').exists() and (out/'masks.npy').exists(): return out
-    imgs, y, masks = lesion_phantoms(n, size, seed, **kwargs)
-    n_tr, n_va = int(round(n*splits[0])), int(round(n*splits[1]))
-    split = ['train']*n_tr + ['valid']*n_va + ['test']*(n - n_tr - n_va)
-    rows = []
-    for i, (im, lab, s) in enumerate(zip(imgs, y, split)):
-        rel = f"{s}/{'lesion' if lab else 'healthy'}/phantom{i:04d}.png"
-        (out/rel).parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray((im*255).round().astype(np.uint8)).save(out/rel)
-        rows.append((rel, 'lesion' if lab else 'healthy', f'phantom{i:04d}', s))
-    np.save(out/'masks.npy', masks)
-    pd.DataFrame(rows, columns=['path', 'label', 'patient_id', 'split']).to_csv(out/'labels.csv', index=False)
-    return out
-
-# %% ../nbs/07_interpret.ipynb #c49e77fd
-def phantom_masks(dls, split:str='valid')->np.ndarray:
-    "The lesion masks of the `split` images of `dls` (made by `get_dls` from a `phantom_source` folder), in the loader's order."
-    df = dls.source_df
-    items = df.loc[df['split'] == split, 'item'].astype(str)
-    root = Path(items.iloc[0]).parent.parent.parent
-    if not (root/'masks.npy').exists():
-        raise BadArgumentError("these loaders were not made from a phantom_source folder", thing="dls",
-                               fix="dls = get_dls(phantom_source(...), size=...)")
-    return np.load(root/'masks.npy')[[int(Path(p).stem.removeprefix('phantom')) for p in items]]
 
 # %% ../nbs/07_interpret.ipynb #e1100026
 def localization_score(cams,  # maps (N,H,W), non-negative

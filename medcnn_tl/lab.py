@@ -20,11 +20,11 @@ from .interpret import choose_threshold, medical_metrics, evaluate, record_run, 
 # %% auto #0
 __all__ = ['LAB_SIZES', 'REVIEW_CATEGORIES', 'STRATEGY_COLOURS', 'STRATEGY_CODES', 'AUGMENTATIONS', 'BASELINE',
            'GENERALIZATION_SETTINGS', 'IMBALANCE_METHODS', 'DEMO_SAMPLES', 'DEMO_SIZE', 'DEMO_EPOCHS', 'DEMO_ABOUT',
-           'TRAIN_SIZE', 'TRAIN_FOLDS', 'TRAIN_MINUTES', 'TRAIN_STEPS', 'mean_interval', 'summarize', 'LabData',
-           'lab_data', 'lab_split', 'lab_run', 'run_lab', 'lab_summary', 'plot_strategy_map', 'plot_learning_curves',
-           'LearningCurves', 'EarlyStop', 'FreezeBatchNorm', 'generalization_lab', 'generalization_table',
+           'mean_interval', 'summarize', 'LabData', 'lab_data', 'lab_split', 'lab_run', 'run_lab', 'lab_summary',
+           'plot_strategy_map', 'plot_learning_curves', 'generalization_lab', 'generalization_table',
            'plot_generalization', 'imbalanced_subsample', 'compare_imbalance', 'compare_strategies', 'report_terms',
-           'run_demo', 'train_source']
+           'run_demo', 'train_source', 'TRAIN_SIZE', 'TRAIN_FOLDS', 'TRAIN_MINUTES', 'TRAIN_STEPS', 'LearningCurves',
+           'EarlyStop', 'FreezeBatchNorm']
 
 # %% ../nbs/08_lab.ipynb #e1100000
 import copy
@@ -36,17 +36,32 @@ import random
 from .learner import train_labels, oversampled_dls
 with quiet_notices():
     from fastai.callback.core import Callback, CancelFitException
+from .train import train_source, TRAIN_SIZE, TRAIN_FOLDS, TRAIN_MINUTES, TRAIN_STEPS   # re-exported: `from medcnn_tl.lab import train_source` keeps working
+from .learner import predict_plain, LearningCurves, EarlyStop, FreezeBatchNorm   # the callbacks are re-exported for old imports
+from .interpret import curve_metrics
+from .data import imagenet_normalize
+from sklearn.metrics import balanced_accuracy_score
+_all_ = ['train_source', 'TRAIN_SIZE', 'TRAIN_FOLDS', 'TRAIN_MINUTES', 'TRAIN_STEPS', 'LearningCurves', 'EarlyStop', 'FreezeBatchNorm']
+from .core import as_device
+from .interpret import plot_confusion, plot_roc
+import matplotlib.pyplot as plt
+import html as H
+from scipy import stats
+from sklearn.model_selection import train_test_split
+from fastprogress.fastprogress import progress_bar
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from .data import load_image
 
 # %% ../nbs/08_lab.ipynb #e1100002
 def mean_interval(values,                 # one number per seed (NaN and None are dropped)
                   confidence:float=0.95   # coverage of the interval
                  )->tuple:
     "The mean of `values` and the half-width of its Student-t `confidence` interval (0 for a single value)."
-    from scipy.stats import t
     v = np.asarray([x for x in values if x is not None and not np.isnan(x)], float)
     if len(v) == 0: return float('nan'), float('nan')
     if len(v) == 1: return float(v[0]), 0.0
-    return float(v.mean()), float(t.ppf((1 + confidence)/2, len(v) - 1)*v.std(ddof=1)/math.sqrt(len(v)))
+    return float(v.mean()), float(stats.t.ppf((1 + confidence)/2, len(v) - 1)*v.std(ddof=1)/math.sqrt(len(v)))
 
 # %% ../nbs/08_lab.ipynb #005e2cdc
 def summarize(df:pd.DataFrame,        # one row per run
@@ -101,7 +116,6 @@ def lab_data(data,                 # a MedMNIST-style `.npz`, a folder/CSV `read
             )->LabData:
     "The lab's view of `data`: the pool (train + valid) and the test set (the `test` split, else `val` of a MedMNIST `.npz`, else a held-out `test_pct`)."
     if isinstance(data, LabData): return data
-    from sklearn.model_selection import train_test_split
     if isinstance(data, tuple): name, x, y = data; xt = yt = None
     elif Path(data).suffix == '.npz':
         d, name = np.load(data), Path(data).stem
@@ -113,7 +127,6 @@ def lab_data(data,                 # a MedMNIST-style `.npz`, a folder/CSV `read
         xt, yt = (d[f'{test}_images'], d[f'{test}_labels'].ravel()) if test else (None, None)
     else:
         df, name = read_source(data), Path(data).stem
-        from medcnn_tl.data import load_image
         vocab = sorted(df['label'].astype(str).unique()); o2i = {v: i for i, v in enumerate(vocab)}
         ims = _uint8_chw_list([load_image(p) for p in df['item']], size)
         lab = np.array([o2i[str(v)] for v in df['label']])
@@ -159,21 +172,9 @@ def lab_split(data:LabData, # the pool
 def _batches(x, bs):
     for i in range(0, len(x), bs): yield x[i:i+bs]
 
-def _lab_norm(xb, n_in, device):
-    "uint8 images as floats normalised with ImageNet's statistics (their mean for grey images), on `device`."
-    m, s = IMAGENET_STATS if n_in == 3 else ([float(np.mean(IMAGENET_STATS[0]))], [float(np.mean(IMAGENET_STATS[1]))])
-    m, s = torch.tensor(m, device=device).view(1, -1, 1, 1), torch.tensor(s, device=device).view(1, -1, 1, 1)
-    return (xb.to(device).float()/255 - m)/s
-
-@torch.no_grad()
-def _lab_predict(model, x, prep, bs=256)->np.ndarray:
-    model.eval()
-    return torch.cat([model(prep(xb)).float().softmax(1).cpu() for xb in _batches(x, bs)]).numpy()
-
-def _lab_auc(y, p)->float:
-    from sklearn.metrics import roc_auc_score
-    if len(np.unique(y)) < 2: return float('nan')
-    return float(roc_auc_score(y, p[:, 1]) if p.shape[1] == 2 else roc_auc_score(y, p, multi_class='ovr'))
+def _loader(x, prep, bs:int=256):
+    "Batches `(prep(images), placeholder labels)` of the images `x`, for `predict_plain` (the labels are not used)."
+    return ((prep(xb), torch.zeros(len(xb), dtype=torch.long)) for xb in _batches(x, bs))
 
 def _train_mode_trained_only(model):
     "Train mode for the trained parts only: frozen layers (and their batch-norm statistics) stay as pretrained."
@@ -194,12 +195,12 @@ def _frozen_outputs(model, data, k, device):
     if key in _PREFIX_CACHE: return _PREFIX_CACHE[key]
     groups = model.body.groups
     model.eval()
-    xb = _lab_norm(data.x[:4], data.n_in, device)
+    xb = imagenet_normalize(data.x[:4].to(device), data.n_in)
     if not torch.allclose(_run_groups(groups, xb), model.body(xb), atol=1e-4): return None
     # start from the deepest cached prefix of the same data, so each layer runs once per image
     base = max((kk for kk in _PREFIX_CACHE if kk[:2] == key[:2] and kk[3:] == key[3:] and kk[2] < k), key=lambda kk: kk[2], default=None)
     start, inputs = (base[2], _PREFIX_CACHE[base]) if base else (0, None)
-    f = lambda x, pre: torch.cat([_run_groups(groups[start:k], xb if pre else _lab_norm(xb, data.n_in, device)) for xb in _batches(x, 256)])
+    f = lambda x, pre: torch.cat([_run_groups(groups[start:k], xb if pre else imagenet_normalize(xb.to(device), data.n_in)) for xb in _batches(x, 256)])
     out = tuple(f(x, inputs is not None) for x in (inputs or (data.x, data.x.flip(-1), data.x_test)))
     _PREFIX_CACHE[key] = out
     return out
@@ -224,7 +225,6 @@ def lab_run(data:LabData,        # from `lab_data`
             on_step=None          # called as `on_step(step, steps)` after each optimiser step (e.g. a progress bar)
            )->dict:
     "Train `strategy` on `size` images of `data` for at most `steps` steps, early-stopped on validation; return the test metrics and timings."
-    from sklearn.metrics import balanced_accuracy_score
     s = get_strategy(strategy)
     tr, va = lab_split(data, size, seed)
     set_seed(seed)
@@ -233,7 +233,7 @@ def lab_run(data:LabData,        # from `lab_data`
     pgs = apply_strategy(model, s)
     k = model.n_frozen_groups
     outs = _frozen_outputs(model, data, k, device) if (cache and k) else None
-    if outs is None: net, (fx, fxf, fte), prep = model, (data.x, None, data.x_test), (lambda xb: _lab_norm(xb, data.n_in, device))
+    if outs is None: net, (fx, fxf, fte), prep = model, (data.x, None, data.x_test), (lambda xb: imagenet_normalize(xb.to(device), data.n_in))
     else: net, (fx, fxf, fte), prep = _TrainedPart(model, k), outs, (lambda xb: xb.to(device))
     trained = [g for g in pgs if g and g[0].requires_grad]
     lr, n = lr or s.lr, len(trained)
@@ -256,17 +256,17 @@ def lab_run(data:LabData,        # from `lab_data`
             opt.zero_grad(); loss.backward(); opt.step(); sched.step(); step += 1
             if on_step is not None: on_step(step, steps)
             if step % every == 0 or step == steps:
-                p = _lab_predict(net, fx[torch.as_tensor(va)], prep)
-                score = (_lab_auc(yva, p), -float(F.nll_loss(torch.log(torch.tensor(p) + 1e-7), torch.tensor(yva))))
+                cm = curve_metrics(yva, predict_plain(net, _loader(fx[torch.as_tensor(va)], prep))[0])
+                score = (cm['auc'], -cm['loss'])
                 if score > best: best, best_state, best_step, bad = score, copy.deepcopy(model.state_dict()), step, 0
                 else: bad += 1
             if step >= steps or bad >= patience: break
     model.load_state_dict(best_state)
-    pva, pte = _lab_predict(net, fx[torch.as_tensor(va)], prep), _lab_predict(net, fte, prep)
+    pva, pte = (predict_plain(net, _loader(x_, prep))[0] for x_ in (fx[torch.as_tensor(va)], fte))
     yte = data.y_test.numpy()
     thr = choose_threshold(yva, pva) if data.c == 2 and len(np.unique(yva)) == 2 else None
     pred = (pte[:, 1] >= thr).astype(int) if thr is not None else pte.argmax(1)
-    return dict(strategy=s.name, size='all' if size is None else int(size), seed=int(seed), test_auc=_lab_auc(yte, pte),
+    return dict(strategy=s.name, size='all' if size is None else int(size), seed=int(seed), test_auc=curve_metrics(yte, pte)['auc'],
                 test_balanced_accuracy=float(balanced_accuracy_score(yte, pred)), valid_auc=best[0], best_step=best_step,
                 steps=step, max_steps=steps, n_train=len(tr), n_valid=len(va), n_test=len(yte), image_size=int(data.x.shape[-1]),
                 arch=arch, seconds=round(time.perf_counter() - t0, 2), setup_seconds=round(setup, 2))
@@ -298,12 +298,10 @@ def run_lab(data,                     # a MedMNIST `.npz`, a folder/CSV, a `LabD
             **kwargs                  # passed to `lab_run`: steps, bs, lr, arch, patience
            )->pd.DataFrame:
     "Every strategy x size x seed on `data`, one row per run appended to `out/lab_results.csv`; returns this data set's rows."
-    from fastprogress.fastprogress import progress_bar
-    from medcnn_tl.core import pick_device
     strategies = list(strategies or STRATEGIES)
     for s_ in strategies: get_strategy(s_)
     seeds = list(range(seed, seed + seeds)) if isinstance(seeds, int) else list(seeds)
-    dev = pick_device(device).device if not isinstance(device, torch.device) else device
+    dev = as_device(device, check=True)
     d = lab_data(data, size or 32)
     out = Path(out); out.mkdir(parents=True, exist_ok=True); csv = out/'lab_results.csv'
     old = pd.read_csv(csv) if csv.exists() else pd.DataFrame(columns=['data', 'size', 'strategy', 'seed', 'similarity'])
@@ -352,8 +350,6 @@ def plot_strategy_map(summary:pd.DataFrame,             # from `lab_summary` (or
                       ax=None):
     """The review's size x similarity picture: its four categories (background, with its advice) and, per measured cell,
     the strategy with the best mean test AUC (colour): a filled dot when it won, a ring when others tie with it (listed)."""
-    import matplotlib.pyplot as plt
-    from matplotlib.lines import Line2D
     if ax is None: _, ax = plt.subplots(figsize=(9, 5))
     cells = summary.drop_duplicates(['data', 'size'])
     xs = {sz: (float(sz) if str(sz) != 'all' else np.nan) for sz in cells['size']}
@@ -401,7 +397,6 @@ def plot_strategy_map(summary:pd.DataFrame,             # from `lab_summary` (or
 def plot_learning_curves(df:pd.DataFrame,        # rows from `run_lab`
                          metric:str='test_auc'):
     "Per data set: `metric` against the number of training images (log x), one line per strategy, mean ± 95% interval over seeds."
-    import matplotlib.pyplot as plt
     names = list(dict.fromkeys(df.data))
     fig, axs = plt.subplots(1, len(names), figsize=(4*len(names), 3.2), squeeze=False, sharey=True)
     for ax, dname in zip(axs.flat, names):
@@ -416,67 +411,6 @@ def plot_learning_curves(df:pd.DataFrame,        # rows from `run_lab`
     axs.flat[0].set_ylabel(metric.replace('_', ' ')); axs.flat[-1].legend(fontsize=7)
     fig.tight_layout()
     return fig
-
-# %% ../nbs/08_lab.ipynb #e1100004
-@torch.no_grad()
-def _eval_dl(model, dl)->tuple:
-    "Probabilities and labels of `model` (as it is: call `.eval()` first) over `dl`."
-    dev = next(model.parameters()).device
-    ps, ys = [], []
-    for xb, yb in dl:
-        ps.append(model(torch.as_tensor(xb).as_subclass(torch.Tensor).to(dev)).float().softmax(1).cpu())
-        ys.append(torch.as_tensor(yb).as_subclass(torch.Tensor).view(-1).cpu())
-    return torch.cat(ps).numpy(), torch.cat(ys).numpy()
-
-def _curve_metrics(p, y)->dict:
-    from sklearn.metrics import roc_auc_score
-    loss = float(F.nll_loss(torch.log(torch.tensor(p).clamp_min(1e-7)), torch.tensor(y, dtype=torch.long)))
-    auc = float(roc_auc_score(y, p[:, 1])) if p.shape[1] == 2 and len(np.unique(y)) == 2 else float('nan')
-    return dict(loss=loss, accuracy=float((p.argmax(1) == y).mean()), auc=auc)
-
-class LearningCurves(Callback):
-    "After every training epoch: loss, accuracy and AUC on each of `loaders` (name -> DataLoader), in eval mode (no augmentation, no dropout)."
-    order = 60
-    def __init__(self, loaders:dict): self.loaders, self.rows, self.fitting = loaders, [], False
-    def before_train(self): self.fitting = True          # only `fit` trains; `get_preds` also sends epoch events
-    def after_epoch(self):
-        if not self.fitting: return
-        self.fitting, was = False, self.model.training
-        self.model.eval()
-        r = dict(epoch=self.epoch)
-        for name, dl in self.loaders.items():
-            if dl is not None: r.update({f'{name}_{k}': v for k, v in _curve_metrics(*_eval_dl(self.model, dl)).items()})
-        self.rows.append(r); self.model.train(was)
-    @property
-    def table(self)->pd.DataFrame:
-        "One row per epoch: `<loader>_loss`, `<loader>_accuracy`, `<loader>_auc`."
-        return pd.DataFrame(self.rows)
-
-# %% ../nbs/08_lab.ipynb #e1100007
-class EarlyStop(Callback):
-    "Stop when the validation loss has not improved for `patience` epochs, and put back the weights of the best epoch."
-    order = 65
-    def __init__(self, patience:int=2):
-        self.patience, self.best, self.state, self.wait, self.best_epoch, self.fitting = patience, float('inf'), None, 0, None, False
-    def before_train(self): self.fitting = True
-    def after_epoch(self):
-        if not self.fitting: return
-        self.fitting = False
-        v = float(self.recorder.values[-1][1])
-        if v < self.best: self.best, self.wait, self.best_epoch, self.state = v, 0, self.epoch, copy.deepcopy(self.model.state_dict())
-        else:
-            self.wait += 1
-            if self.wait >= self.patience: raise CancelFitException()
-    def after_fit(self):
-        if self.state is not None: self.model.load_state_dict(self.state)
-
-# %% ../nbs/08_lab.ipynb #439550ae
-class FreezeBatchNorm(Callback):
-    "Keep every batch-norm layer in eval mode while training: the pretrained running statistics are used and never updated."
-    order = 1
-    def before_batch(self):
-        for m in self.model.modules():
-            if isinstance(m, nn.modules.batchnorm._BatchNorm): m.eval()
 
 # %% ../nbs/08_lab.ipynb #e110000a
 AUGMENTATIONS = {   # name -> arguments of fastai's `aug_transforms` (`None`: no augmentation)
@@ -509,7 +443,6 @@ def generalization_lab(data=None,               # a source `get_dls` reads (defa
                        verbose:bool=True        # show a progress bar
                       )->pd.DataFrame:
     "Train the baseline and each variant for several seeds; one row per (setting, seed, epoch) with train/valid/test curves and final test metrics."
-    from fastprogress.fastprogress import progress_bar
     src = data if data is not None else samples_path('chest_phantom')
     settings = GENERALIZATION_SETTINGS if settings is None else settings
     if not isinstance(settings, dict):
@@ -530,15 +463,14 @@ def generalization_lab(data=None,               # a source `get_dls` reads (defa
         learn = medical_learner(dls, arch, cfg['strategy'], seed=seed, ps=cfg['ps'], wd=cfg['wd'], cbs=cbs)
         learn.fit_strategy(epochs, progress=False)
         secs = time.perf_counter() - t0
-        learn.model.eval()
-        final = {k: _curve_metrics(*_eval_dl(learn.model, dl))['accuracy'] for k, dl in (('train', plain_train_dl(dls)), ('valid', dls.valid))}
+        final = {k: curve_metrics(*predict_plain(learn.model, dl)[::-1])['accuracy'] for k, dl in (('train', plain_train_dl(dls)), ('valid', dls.valid))}
         pv, yv = predict_probs(learn)
         pt, yt = predict_probs(learn, test_dl) if test_dl is not None else (pv, yv)
         m = medical_metrics(yt, pt, choose_threshold(yv, pv) if pv.shape[1] == 2 else None)
         for r in curves.table.to_dict('records'):
             rows.append(dict(setting=name, seed=seed, **r, epochs_run=len(curves.rows), best_epoch=es.best_epoch if es else None,
                              seconds=round(secs, 1), final_train_accuracy=final['train'], final_valid_accuracy=final['valid'],
-                             final_test_accuracy=_curve_metrics(pt, yt)['accuracy'], final_test_auc=m['auc'],
+                             final_test_accuracy=curve_metrics(yt, pt)['accuracy'], final_test_auc=m['auc'],
                              final_test_balanced_accuracy=m['balanced_accuracy']))
     return pd.DataFrame(rows)
 
@@ -561,7 +493,6 @@ def plot_generalization(curves:pd.DataFrame, # from `generalization_lab`
                         metric:str='loss',   # 'loss', 'accuracy' or 'auc'
                         ncols:int=3):
     "Train (dashed) vs validation (solid) curves per setting, mean over seeds with the seeds' range shaded."
-    import matplotlib.pyplot as plt
     names = list(dict.fromkeys(curves.setting))
     nrows = math.ceil(len(names)/ncols)
     fig, axs = plt.subplots(nrows, min(ncols, len(names)), figsize=(3.3*min(ncols, len(names)), 2.5*nrows), squeeze=False, sharey=True)
@@ -628,6 +559,14 @@ def compare_imbalance(dls,                            # DataLoaders whose traini
     return pd.DataFrame(rows).sort_values('method', key=lambda c: c.map(order), kind='stable').reset_index(drop=True)
 
 # %% ../nbs/08_lab.ipynb #2d55a9db
+def _sklearn_plots(folder, y, p, split, vocab, thr):
+    "The `<split>_plots.png` a run folder of `record_run` has (confusion matrix and ROC), for a frozen-base + scikit-learn run."
+    folder.mkdir(parents=True, exist_ok=True)
+    fig, axs = plt.subplots(1, 2, figsize=(7.5, 3.4))
+    plot_confusion(y, p, vocab, thr, ax=axs[0], title=f'{split}: confusion matrix')
+    plot_roc(y, p, vocab, ax=axs[1], title=f'{split}: ROC'); fig.tight_layout(); fig.savefig(folder/f'{split}_plots.png', dpi=80)
+    plt.close(fig)
+
 def compare_strategies(dls,                               # DataLoaders of the data set
                        strategies=('scratch', 'train_entire', 'freeze_some', 'finetune_some', 'frozen_base'),
                        epochs:int=2,                       # epochs for each strategy
@@ -639,7 +578,6 @@ def compare_strategies(dls,                               # DataLoaders of the d
                        progress:bool=True                  # show a progress bar over the strategies
                       )->pd.DataFrame:
     "Train each of `strategies` on `dls` for `epochs` (same `seed`); a table of trainable params, training seconds (the fit alone) and metrics."
-    from fastprogress.fastprogress import progress_bar
     names = list(strategies) + ([f'frozen_base+{sklearn}'] if sklearn else [])
     rows = []
     for name in (progress_bar(names, leave=False) if progress else names):
@@ -652,7 +590,9 @@ def compare_strategies(dls,                               # DataLoaders of the d
             if test_dl is not None:
                 body = create_body(arch, 'imagenet', n_channels(dls))
                 ft, yt = extract_features(body, test_dl)
-                m = medical_metrics(yt, r.pipeline.predict_proba(ft), thr)
+                pt = r.pipeline.predict_proba(ft); m = medical_metrics(yt, pt, thr)
+            if out: _sklearn_plots(Path(out)/name, *((yt, pt, 'test') if test_dl is not None else (r.valid_targets, r.valid_probs, 'valid')),
+                                   [str(v) for v in dls.vocab], thr)
             n_params = int(sum(np.size(c) for c in [getattr(r.pipeline[-1], 'coef_', np.zeros(0)),
                                                     getattr(r.pipeline[-1], 'intercept_', np.zeros(0))]))
         else:
@@ -679,11 +619,12 @@ def _agreement(df, rec, labels=None)->tuple:
     msg = f"the best on this data is {best} (AUC {best_auc:.3f}); the recommended {rec.strategy} reached {rec_auc:.3f}"
     if labels is not None and len(np.unique(labels)) == 2:
         n_pos, n_neg = int((labels == 1).sum()), int((labels == 0).sum())
-        margin = 1.96*auc_standard_error(best_auc, n_pos, n_neg)
-        if best_auc - rec_auc <= margin:
-            return best, True, (msg + f", within the noise of {len(labels)} images (95% margin +/- {margin:.3f}): "
-                                "the data do not contradict the selector.")
-    return best, False, msg + ": the data did not agree with the selector."
+        h_best, h_rec = (1.96*auc_standard_error(a, n_pos, n_neg) for a in (best_auc, rec_auc))
+        if best_auc - h_best <= rec_auc + h_rec:
+            return best, True, (msg + f": no measurable difference (their 95% intervals, +/- {h_best:.3f} and +/- {h_rec:.3f} on "
+                                f"{len(labels)} images, overlap), so the data do not contradict the selector.")
+    return best, False, msg + ": the data did not agree with the selector (the 95% intervals do not overlap)."
+
 
 # %% ../nbs/08_lab.ipynb #90138a82
 DEMO_ABOUT = ("The data: `chest_phantom`, the embedded sample set. Its images are **synthetic**: X-ray-like lung patches drawn by "
@@ -723,14 +664,12 @@ def _markdown_table(t:pd.DataFrame)->str:
     return '\n'.join([head, rule] + ['| ' + ' | '.join(str(v) for v in row) + ' |' for row in t.itertuples(index=False)])
 
 _REPORT_CSS = ("body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;line-height:1.45;color:#222}"
-               "table{border-collapse:collapse;margin:1rem 0}th,td{padding:.35rem .7rem;border-bottom:1px solid #ddd;text-align:right}"
+               "table{border-collapse:collapse;margin:1rem 0}th,td{padding:.35rem .7rem;border-bottom:1px solid #ddd;text-align:right;white-space:nowrap}"
                "th:first-child,td:first-child{text-align:left}thead th{background:#f3f5f7}tr.rec td{background:#e8f4f1;font-weight:600}"
                "dt{font-weight:600}dd{margin:0 0 .5rem 1rem}img{max-width:100%}")
 
 def _write_report(out, df, rec, sim, est, verdict, split, extra='', n_pos=None, n_neg=None, about=DEMO_ABOUT, terms=None):
     "report.md and report.html in `out`: the data, the terms, the table with intervals, the selector and verdict, the plots."
-    import matplotlib.pyplot as plt, html as H
-    from matplotlib.patches import Patch
     t, terms = _interval_table(df, n_pos, n_neg), terms or report_terms()
     is_rec = [s.split('+')[0] == rec.strategy for s in df.strategy]
     fig, ax = plt.subplots(figsize=(6.5, 3.2))
@@ -751,14 +690,14 @@ def _write_report(out, df, rec, sim, est, verdict, split, extra='', n_pos=None, 
           f"**Selector**: {rec.strategy} ({rec.category}). {rec.reason}" + (f" Measured: {rec.evidence}." if rec.evidence else "") + "\n",
           f"**Verdict**: {verdict[0].upper() + verdict[1:]}\n",
           "![AUC by strategy, with 95% intervals](auc_by_strategy.png)\n", "![What each strategy trains](strategies.png)\n"]
-    md += [f"## {s}\n![{s}: ROC, confusion matrix and score histogram](runs/{s}/{split}_plots.png)\n" for s in plots]
+    md += [f"## {s}\n![{s}: confusion matrix and ROC curve on the {split} set](runs/{s}/{split}_plots.png)\n" for s in plots]
     (out/'report.md').write_text('\n'.join(md))
     def cell(v): return f"<td>{H.escape(str(v))}</td>"
     rows = ''.join(f"<tr{' class=rec' if r else ''}>" + ''.join(cell(v) for v in row) + "</tr>" for row, r in zip(t.itertuples(index=False), is_rec))
     table = "<table><thead><tr>" + ''.join(f"<th>{H.escape(c)}</th>" for c in t.columns) + f"</tr></thead><tbody>{rows}</tbody></table>"
     plain = lambda s: H.escape(s.replace('**', '').replace('`', ''))
     dl = ''.join(f"<dt>{H.escape(k)}</dt><dd>{H.escape(v)}</dd>" for k, v in terms.items())
-    imgs = ''.join(f'<h3>{H.escape(s)}</h3><img src="runs/{s}/{split}_plots.png" alt="{H.escape(s)}: ROC, confusion matrix and scores">' for s in plots)
+    imgs = ''.join(f'<h3>{H.escape(s)}</h3><img src="runs/{s}/{split}_plots.png" alt="{H.escape(s)}: confusion matrix and ROC curve">' for s in plots)
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>medcnn_tl demo</title><style>{_REPORT_CSS}</style></head><body>"
             f"<h1>medcnn_tl demo: transfer-learning strategies</h1><p>{plain(about)}</p><p>{H.escape(extra)}</p>"
             f"<p>{plain(note)} The recommended strategy's row is highlighted.</p>{table}<h2>What the numbers mean</h2><dl>{dl}</dl>"
@@ -782,7 +721,6 @@ def run_demo(out='medcnn_demo_report', # the report folder (created)
             )->pd.DataFrame:
     "Compare `scratch` and the four strategies on the embedded demo set; print one table and write a report to `out`."
     if threads: torch.set_num_threads(int(threads))
-    from medcnn_tl.data import get_dls, get_test_dl
     t0 = time.perf_counter()
     epochs = epochs or DEMO_EPOCHS
     check_positive_int(epochs, 'epochs')
@@ -813,160 +751,3 @@ def run_demo(out='medcnn_demo_report', # the report folder (created)
         print(verdict[0].upper() + verdict[1:])
         print(f"Report: {out/'report.html'} ({time.perf_counter()-t0:.0f} s in all)")
     return df
-
-# %% ../nbs/08_lab.ipynb #75d0732b
-TRAIN_SIZE = 64      # default image size of `train_source` (small images are enlarged: pretrained filters expect detail)
-TRAIN_FOLDS = 5      # members of the cross-fitted ensemble (each holds out one fold)
-TRAIN_MINUTES = 13.0 # default time budget of the training part (loading, evaluation and plots come on top)
-TRAIN_STEPS = 16000  # images seen per member: epochs = TRAIN_STEPS / training images, between 4 and 30
-
-def _balanced_threshold(y, p)->float:
-    "The threshold on `p` (probability of class 1) where sensitivity and specificity are closest: the best worst-case accuracy over prevalences."
-    y, p = np.asarray(y).astype(int), np.asarray(p, dtype=float)
-    if len(np.unique(y)) < 2: return 0.5
-    cands = np.unique(p)
-    sens = np.array([(p[y == 1] >= t).mean() for t in cands]); spec = np.array([(p[y == 0] < t).mean() for t in cands])
-    return float(cands[int(np.argmax(np.minimum(sens, spec)))])
-
-def _fold_ids(df, pool, folds, seed):
-    "A fold number for each pooled row of `df`: patient-level, stratified by label where every class allows it."
-    from sklearn.model_selection import StratifiedGroupKFold, GroupKFold
-    d = df[pool]
-    groups, y = d['patient_id'].astype(str).values, d['label'].astype(str).values
-    per_class = pd.Series(groups).groupby(y).nunique()
-    k = int(min(folds, len(set(groups))))
-    cv = StratifiedGroupKFold(k, shuffle=True, random_state=seed) if per_class.min() >= k else GroupKFold(k)
-    ids = np.zeros(len(d), int)
-    for f, (_, va) in enumerate(cv.split(groups, y, groups)): ids[va] = f
-    return ids, k
-
-def _deadline_cb(deadline):
-    "A fastai callback that stops training (after the current batch) once `deadline` (a `time.perf_counter()` value) has passed."
-    from fastai.callback.core import Callback, CancelFitException
-    class _Deadline(Callback):
-        order, hit = 95, False
-        def after_batch(self):
-            if self.training and time.perf_counter() > deadline: self.hit = True; raise CancelFitException()
-    return _Deadline()
-
-def _jsonable(o):
-    if isinstance(o, (float, np.floating)): return None if math.isnan(o) else float(o)
-    if isinstance(o, np.integer): return int(o)
-    return str(o)
-
-def train_source(data,                 # a folder, CSV, MedMNIST .npz or DICOM folder (anything `medcnn_tl.data.get_dls` reads)
-                 arch:str=None,        # backbone (default efficientnet_lite0, offline ImageNet weights)
-                 strategy:str=None,    # default 'train_entire'; 'auto' asks the selector (`recommend`, after measuring similarity)
-                 size:int=None,        # image size (default `TRAIN_SIZE`)
-                 epochs:int=None,      # epochs per member (default: `TRAIN_STEPS` images seen, 4 to 30 epochs)
-                 out='runs',           # parent folder of the run folder
-                 seed:int=42,          # seed of everything (member k uses seed + k)
-                 bs:int=None,          # batch size (default 32; 16 under 200 images)
-                 verbose:bool=True,    # print progress and the result
-                 threads:int=None,     # CPU threads for torch (default: torch's choice; 1 on a busy shared machine)
-                 device=None,          # 'cpu', 'cuda', 'mps' (default: `pick_device()`)
-                 minutes:float=TRAIN_MINUTES, # time budget for training (None: no limit); fewer members when it runs out
-                 folds:int=TRAIN_FOLDS,# members of the cross-fitted ensemble; 1 = one network on the given split
-                 tta:bool=True         # average each prediction with the mirror image's
-                )->dict:
-    "Train a cross-fitted ensemble on `data` within `minutes`; write the run folder (metrics.json with `valid` = out-of-fold and `test`)."
-    if threads: torch.set_num_threads(int(threads))
-    from medcnn_tl.data import get_dls, get_test_dl
-    from medcnn_tl.learner import predict_plain
-    from medcnn_tl.interpret import plot_confusion, plot_roc, history
-    from fastprogress.fastprogress import master_bar
-    t0 = time.perf_counter()
-    arch, size = arch or 'efficientnet_lite0', size or TRAIN_SIZE
-    if strategy not in (None, 'auto'): get_strategy(strategy)
-    if epochs is not None: check_positive_int(epochs, 'epochs')
-    check_positive_int(folds, 'folds')
-    if minutes is not None and not minutes > 0:
-        raise BadArgumentError(f"minutes must be positive, got {minutes!r}", thing="minutes", fix="use e.g. --minutes 12")
-    deadline = t0 + 60*minutes if minutes is not None else float('inf')
-    base = get_dls(data, size=size, bs=bs or 32, seed=seed, show_progress=False, device=device)
-    df, store, cfg0 = base.source_df, base.store, base.config
-    test_dl = get_test_dl(data, base)
-    pool = df['split'].isin(['train', 'valid']).values
-    n_pool = int(pool.sum())
-    bs = bs or (16 if n_pool < 250 else 32)
-    sim = est = rec = None
-    if strategy == 'auto':
-        sim = domain_similarity(base, arch, seed=seed)   # the selector's axis: how close the images are to ImageNet, no labels
-        est = estimate_transferability(base, arch, seed=seed)
-        rec = recommend(int((df['split'] == 'train').sum()), sim.similarity); strategy = rec.strategy
-        if verbose: print(f"Measured {sim}\nMeasured {est}\nThe selector recommends {rec.strategy}: {rec.reason}")
-    strategy = strategy or 'train_entire'
-    if folds > 1: fold_of, k = _fold_ids(df, pool, folds, seed)
-    else: fold_of, k = np.where(df['split'].values[pool] == 'valid', 0, 1), 1
-    n_member = int(round(n_pool*(k-1)/k)) if k > 1 else int((df['split'] == 'train').sum())
-    epochs = epochs or int(np.clip(math.ceil(TRAIN_STEPS/max(n_member, 1)), 4, 30))
-    if verbose:
-        print(f"Training {arch} ({strategy}) at {size} px: {n_pool} train+valid images in {k} folds -> up to {k} members "
-              f"of {epochs} epochs, batch size {bs}, seed {seed}"
-              + (f"; budget {minutes:g} min" if minutes is not None else '') + (f"; {len(test_dl.dataset)} test images kept apart"
-              if test_dl is not None else ''))
-    pool_ix = np.flatnonzero(pool)
-    oof = np.full((len(df), base.c), np.nan); ptest, hist, states, member_s, stopped = None, [], [], [], False
-    for m in range(k):
-        spent = time.perf_counter() - t0
-        if m and minutes is not None and spent + 1.1*np.mean(member_s) > 60*minutes:
-            stopped = True; break
-        tm = time.perf_counter()
-        split = df['split'].values.copy()
-        split[pool_ix] = np.where(fold_of == (m if k > 1 else 0), 'valid', 'train')
-        dls = base.resplit(split, seed=seed + m, bs=bs)
-        learn = medical_learner(dls, arch, strategy, seed=seed + m, device=device)
-        guard = _deadline_cb(deadline); learn.add_cb(guard)
-        if verbose: print(f"member {m+1}/{k}: {len(dls.train_ds)} training images, holding out {len(dls.valid_ds)}")
-        learn.fit_strategy(epochs, progress=verbose)
-        learn.remove_cb(guard)
-        pv, _ = predict_plain(learn.model, dls.valid, tta=tta)
-        oof[np.flatnonzero(split == 'valid')] = pv
-        if test_dl is not None:
-            pt, yt = predict_plain(learn.model, test_dl, tta=tta)
-            ptest = pt if ptest is None else ptest + pt
-        hist.append(history(learn).assign(member=m)); states.append({n: t.cpu() for n, t in learn.model.state_dict().items()})
-        member_s.append(time.perf_counter() - tm)
-        if guard.hit: stopped = True; break
-    n_members = len(states)
-    held = ~np.isnan(oof[:, 0])
-    vocab = [str(v) for v in base.vocab]
-    o2i = {v: i for i, v in enumerate(vocab)}
-    y_all = np.array([o2i[str(l)] for l in df['label']])
-    yv, pv = y_all[held], oof[held]
-    thr = _balanced_threshold(yv, pv[:, 1]) if base.c == 2 else None
-    res = dict(valid=medical_metrics(yv, pv, thr))
-    if base.c == 2 and len(np.unique(yv)) == 2:
-        se = auc_standard_error(res['valid']['auc'], int((yv == 1).sum()), int((yv == 0).sum()))
-        res['valid']['auc_ci95'] = [res['valid']['auc'] - 1.96*se, min(1.0, res['valid']['auc'] + 1.96*se)]
-    if ptest is not None: ptest = ptest/n_members; res['test'] = medical_metrics(yt, ptest, thr)
-    name = f"{Path(str(data)).stem}_{strategy}_{arch}" if not isinstance(data, pd.DataFrame) else f"dataframe_{strategy}_{arch}"
-    run_dir = Path(out)/name; run_dir.mkdir(parents=True, exist_ok=True)
-    info = dict(members=n_members, folds=k, held_out=int(held.sum()), held_out_note="valid = out-of-fold predictions: each "
-                "image predicted by the member that did not train on it", threshold_rule="sensitivity = specificity on the "
-                "out-of-fold predictions (best worst-case accuracy over prevalences)" if thr is not None else None,
-                budget_stopped=stopped, tta=tta)
-    cfg = dict(data=str(data) if not isinstance(data, pd.DataFrame) else 'DataFrame', arch=arch, strategy=strategy, size=size,
-               epochs=epochs, bs=bs, seed=seed, minutes=minutes, device=str(learn.dls.device), precision=learn.config['precision'],
-               vocab=vocab, n_in=learn.config['n_in'], n_classes=base.c, recommendation=None if rec is None else rec.strategy,
-               similarity=None if sim is None else sim.similarity,
-               transferability=None if est is None else est.transferability, member_seconds=[round(s, 1) for s in member_s], **info)
-    (run_dir/'config.json').write_text(json.dumps(cfg, indent=2, default=_jsonable))
-    pd.concat(hist, ignore_index=True).to_csv(run_dir/'history.csv', index=False)
-    (run_dir/'metrics.json').write_text(json.dumps({**res, **info}, indent=2, default=_jsonable))
-    import matplotlib.pyplot as plt
-    for split, yy, pp in [('valid', yv, pv)] + ([('test', yt, ptest)] if ptest is not None else []):
-        fig, axs = plt.subplots(1, 2, figsize=(7.5, 3.4))
-        plot_confusion(yy, pp, vocab, thr, ax=axs[0], title=f'{split}: confusion matrix')
-        plot_roc(yy, pp, vocab, ax=axs[1], title=f'{split}: ROC'); fig.tight_layout(); fig.savefig(run_dir/f'{split}_plots.png', dpi=80)
-        plt.close(fig)
-    for m, sd in enumerate(states): torch.save(sd, run_dir/('model.pth' if m == 0 else f'model_{m}.pth'))
-    res = dict(run_dir=str(run_dir), strategy=strategy, arch=arch, seconds=round(time.perf_counter()-t0, 1), **res, **info)
-    if verbose:
-        print(f"{n_members} of {k} members trained" + (" (time budget reached)" if stopped else '') +
-              f"; {int(held.sum())} images held out for validation (out-of-fold)")
-        for split in ('valid', 'test'):
-            if split in res: print(f"{split}: " + ", ".join(f"{c} {res[split][c]:.3f}" for c in METRIC_COLUMNS)
-                                   + (f" (threshold {thr:.3f})" if thr is not None else ''))
-        print(f"Run folder: {run_dir} (metrics.json, config.json, history.csv, plots, model*.pth); {res['seconds']:.0f} s")
-    return res

@@ -6,13 +6,13 @@ Docs: https://medcnn-tl.github.io/medcnn_tl/learner.html.md"""
 
 # %% ../nbs/06_learner.ipynb #131c216f
 from __future__ import annotations
-import contextlib, random, warnings
+import contextlib, copy, random, warnings
 from functools import partial
-import numpy as np
+import numpy as np, pandas as pd
 import torch, torch.nn as nn
 from fastcore.basics import patch
 from fastcore.meta import delegates
-from .core import (BadArgumentError, DataError, set_seed, quiet_notices, pick_device, amp_dtype,
+from .core import (BadArgumentError, DataError, set_seed, quiet_notices, pick_device, amp_dtype, as_device,
                    channels_last_default)
 with quiet_notices():
     from fastai.learner import Learner, AvgSmoothLoss
@@ -21,17 +21,19 @@ with quiet_notices():
     from fastai.losses import CrossEntropyLossFlat
     from fastai.metrics import accuracy, BalancedAccuracy, RocAucBinary, RocAuc
     from fastai.callback.training import BnFreeze
-    from fastai.callback.core import Callback
+    from fastai.callback.core import Callback, CancelFitException
     from fastai.callback.schedule import fit_one_cycle
     from fastai.callback.data import WeightedDL
     from fastai.data.core import DataLoaders
     from fastai.optimizer import OptimWrapper
 from .data import n_channels
 from .transfer import get_strategy, transfer_model, apply_strategy
+from .interpret import curve_metrics
 
 # %% auto #0
 __all__ = ['train_labels', 'dataset_labels', 'class_weights', 'oversampled_dls', 'PlainTensors', 'DeviceSmoothLoss', 'DeviceLoss',
-           'SparseProgress', 'default_metrics', 'MedicalLearner', 'medical_learner', 'train_plain', 'predict_plain']
+           'SparseProgress', 'default_metrics', 'amp_for', 'MedicalLearner', 'medical_learner', 'xla_sync',
+           'train_plain', 'predict_plain', 'LearningCurves', 'EarlyStop', 'FreezeBatchNorm']
 
 # %% ../nbs/06_learner.ipynb #2ff2ab38
 def train_labels(dls)->np.ndarray:
@@ -124,14 +126,14 @@ _PRECISIONS = {'fp32': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
 
 def _learner_device(device)->torch.device:
     "The device `medical_learner` trains on: `pick_device(device)`, with XLA (TPU) replaced by the CPU and a notice."
-    dev = pick_device(None if device is None else str(device)).device
+    dev = as_device(device, check=True)
     if dev.type == 'xla':
         warnings.warn("fastai does not support TPUs (XLA): medical_learner trains on the CPU. "
                       "Use medcnn_tl.learner.train_plain(model, dls) for a plain PyTorch/XLA loop on the TPU.", stacklevel=3)
         dev = torch.device('cpu')
     return dev
 
-def _amp_for(precision, dev)->torch.dtype|None:
+def amp_for(precision, dev)->torch.dtype|None:
     "The autocast dtype for `precision` on `dev` (`None`: float32); `BadArgumentError` for unknown names or 16 bits off CUDA."
     if precision in (None, 'auto'): return amp_dtype(dev)
     if precision not in _PRECISIONS:
@@ -168,7 +170,7 @@ def medical_learner(dls,                             # fastai DataLoaders (from 
     "A fastai `Learner` for `dls` with the `arch` backbone trained by `strategy` on `device` (mixed precision on CUDA), medical metrics, optional imbalance handling."
     s = get_strategy(strategy)
     dev = _learner_device(device if device is not None else getattr(dls, 'device', None))
-    amp = _amp_for(precision, dev)
+    amp = amp_for(precision, dev)
     cl = channels_last_default(dev) if channels_last is None else bool(channels_last)
     if getattr(dls, 'device', None) != dev: dls.to(dev)
     n_in = n_channels(dls)
@@ -224,7 +226,7 @@ def _plain(t): return t.as_subclass(torch.Tensor) if isinstance(t, torch.Tensor)
 
 def _on_xla(dev)->bool: return dev.type == 'xla'
 
-def _xla_sync():
+def xla_sync():
     "End a step on an XLA device: compile (once) and run the graph recorded so far."
     import torch_xla
     if hasattr(torch_xla, 'sync'): torch_xla.sync()                      # torch_xla >= 2.5
@@ -241,8 +243,8 @@ def train_plain(model:nn.Module,   # e.g. `transfer_model(...)`, with `apply_str
                )->list:
     "Train `model` on `dls.train` with a plain PyTorch loop (AdamW, one-cycle) on `device`, TPUs included; the mean loss of each epoch."
     from fastprogress.fastprogress import progress_bar
-    dev = pick_device(None if device is None else str(device)).device
-    amp = _amp_for(precision, dev)
+    dev = as_device(device, check=True)
+    amp = amp_for(precision, dev)
     model.to(dev).train()
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=wd)
@@ -257,7 +259,7 @@ def train_plain(model:nn.Module,   # e.g. `transfer_model(...)`, with `apply_str
                 loss = nn.functional.cross_entropy(model(xb), yb)
             scaler.scale(loss).backward(); scaler.step(opt); scaler.update()
             opt.zero_grad(set_to_none=True); sched.step()
-            if _on_xla(dev): _xla_sync()
+            if _on_xla(dev): xla_sync()
             total += loss.detach().float()*len(yb); n += len(yb)
         losses.append(float(total)/max(n, 1))        # one device-to-host copy per epoch
     return losses
@@ -271,8 +273,8 @@ def predict_plain(model:nn.Module, # a trained network
                   precision:str='auto' # as for `train_plain`
                  )->tuple:
     "Class probabilities `(N, C)` and integer targets `(N,)` of `model` on `dl`, as NumPy arrays, on any device (TPU included)."
-    dev = next(model.parameters()).device if device is None else pick_device(str(device)).device
-    amp = _amp_for(precision, dev)
+    dev = next(model.parameters()).device if device is None else as_device(device, check=True)
+    amp = amp_for(precision, dev)
     was = model.training; model.to(dev).eval()
     ps, ys = [], []
     for xb, yb in dl:
@@ -282,7 +284,52 @@ def predict_plain(model:nn.Module, # a trained network
         with torch.autocast(dev.type, dtype=amp) if amp is not None else contextlib.nullcontext():
             p = model(xb).float().softmax(1)
             if tta: p = (p + model(xb.flip(-1)).float().softmax(1))/2
-        if _on_xla(dev): _xla_sync(); p = p.cpu()
+        if _on_xla(dev): xla_sync(); p = p.cpu()
         ps.append(p); ys.append(_plain(yb).view(-1))
     model.train(was)   # one device-to-host copy at the end: a copy per batch would make the CPU wait for the GPU each time
     return torch.cat(ps).cpu().numpy(), torch.cat([y.cpu() for y in ys]).numpy().astype(int)
+
+# %% ../nbs/06_learner.ipynb #7597045f
+class LearningCurves(Callback):
+    "After every training epoch: loss, accuracy and AUC on each of `loaders` (name -> DataLoader), in eval mode (no augmentation, no dropout)."
+    order = 60
+    def __init__(self, loaders:dict): self.loaders, self.rows, self.fitting = loaders, [], False
+    def before_train(self): self.fitting = True          # only `fit` trains; `get_preds` also sends epoch events
+    def after_epoch(self):
+        if not self.fitting: return
+        self.fitting, r = False, dict(epoch=self.epoch)
+        for name, dl in self.loaders.items():
+            if dl is None: continue
+            p, y = predict_plain(self.model, dl)           # eval mode, and back to the mode it found
+            r.update({f'{name}_{k}': v for k, v in curve_metrics(y, p).items()})
+        self.rows.append(r)
+    @property
+    def table(self)->pd.DataFrame:
+        "One row per epoch: `<loader>_loss`, `<loader>_accuracy`, `<loader>_auc`."
+        return pd.DataFrame(self.rows)
+
+# %% ../nbs/06_learner.ipynb #d78656a6
+class EarlyStop(Callback):
+    "Stop when the validation loss has not improved for `patience` epochs, and put back the weights of the best epoch."
+    order = 65
+    def __init__(self, patience:int=2):
+        self.patience, self.best, self.state, self.wait, self.best_epoch, self.fitting = patience, float('inf'), None, 0, None, False
+    def before_train(self): self.fitting = True
+    def after_epoch(self):
+        if not self.fitting: return
+        self.fitting = False
+        v = float(self.recorder.values[-1][1])
+        if v < self.best: self.best, self.wait, self.best_epoch, self.state = v, 0, self.epoch, copy.deepcopy(self.model.state_dict())
+        else:
+            self.wait += 1
+            if self.wait >= self.patience: raise CancelFitException()
+    def after_fit(self):
+        if self.state is not None: self.model.load_state_dict(self.state)
+
+# %% ../nbs/06_learner.ipynb #b867da14
+class FreezeBatchNorm(Callback):
+    "Keep every batch-norm layer in eval mode while training: the pretrained running statistics are used and never updated."
+    order = 1
+    def before_batch(self):
+        for m in self.model.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm): m.eval()

@@ -63,10 +63,10 @@ def ddp_learners():
 def train_here(data,                # anything `train_source` takes (the same path on every machine)
                out='runs',          # parent folder of the run folder (written by rank 0 only)
                verbose:bool=True,   # progress and results (rank 0 only)
-               **kwargs             # passed to `medcnn_tl.lab.train_source`
+               **kwargs             # passed to `medcnn_tl.train.train_source`
               )->dict:
     "Train `data` as this process's rank of a job started by `train_distributed`, `accelerate launch` or `torchrun`."
-    from medcnn_tl.lab import train_source
+    from medcnn_tl.train import train_source
     rank, world = int(os.environ.get('RANK', 0)), int(os.environ.get('WORLD_SIZE', 1))
     if world > 1 and not torch.cuda.is_available(): os.environ.setdefault('ACCELERATE_USE_CPU', 'true')
     if world > 1 and torch.cuda.is_available():   # 'cuda' (what train_source picks) must mean this rank's own GPU
@@ -100,7 +100,7 @@ def _spawned(rank, world, port, data, kwargs, queue):
 # %% ../nbs/09_scale.ipynb #de6b7bdb
 def train_distributed(data,          # anything `train_source` takes
                       gpus:int=2,    # processes on this machine: one per GPU (without GPUs: CPU processes over gloo)
-                      **kwargs       # passed to `medcnn_tl.lab.train_source` (arch, strategy, size, epochs, out, seed, bs, threads, ...)
+                      **kwargs       # passed to `medcnn_tl.train.train_source` (arch, strategy, size, epochs, out, seed, bs, threads, ...)
                      )->dict:
     "Train like `train_source`, data-parallel over `gpus` processes on this machine; returns the same metrics dict."
     if not isinstance(gpus, (int, np.integer)) or isinstance(gpus, bool) or gpus < 1:
@@ -108,7 +108,7 @@ def train_distributed(data,          # anything `train_source` takes
     n_cuda = torch.cuda.device_count()
     if n_cuda and gpus > n_cuda: raise BadArgumentError(f"{gpus} GPUs asked for but this machine has {n_cuda}", thing="gpus", fix=f"use --gpus {n_cuda} or fewer")
     if gpus == 1:
-        from medcnn_tl.lab import train_source
+        from medcnn_tl.train import train_source
         return train_source(data, **kwargs)
     _need('accelerate', 'distributed training')
     import torch.multiprocessing as mp

@@ -10,7 +10,7 @@ import json, math
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
-from .core import BadArgumentError, _pkg_dir
+from .core import BadArgumentError, pkg_dir
 
 # %% auto #0
 __all__ = ['STRATEGIES', 'SMALL_DATASET_MAX', 'SIMILAR_MIN', 'STRATEGY_MAP_FILE', 'MEASURED_CELLS', 'Strategy', 'get_strategy',
@@ -76,7 +76,7 @@ _reasons = {
     ('small','similar'):   ('frozen_base', "{n} images are few and similar to ImageNet, so the pretrained features already fit and only a new classifier should be trained"),
 }
 
-STRATEGY_MAP_FILE = _pkg_dir/'strategy_map.json'   # written by `python benchmarks/strategy_map.py` from the lab's runs
+STRATEGY_MAP_FILE = pkg_dir/'strategy_map.json'   # written by `python benchmarks/strategy_map.py` from the lab's runs
 
 def load_strategy_map(path=None # a JSON file in the format `benchmarks/strategy_map.py` writes (default: the shipped one)
                      )->dict:

@@ -14,12 +14,13 @@ import ipywidgets as widgets
 from IPython.display import display
 from .core import MedcnnError, BadArgumentError
 from .ops import conv2d, conv_output_size, kernel_preset, kernel_presets
+from .train import LAB_MODEL, LabModel, load_lab_model   # the model lab's model lives with the recipe that trains it
 
 # %% auto #0
-__all__ = ['SAMPLE_IMAGES', 'ACTIVATIONS', 'POOLINGS', 'RGB_WINDOWS', 'LAB_MODEL', 'MAX_UPLOAD_BYTES', 'UPLOAD_MAX_PIXELS',
-           'SETTING_NAMES', 'MAP_COMMAND', 'as_gray', 'parse_kernel', 'conv_step', 'sample_image', 'conv_stages',
-           'conv_explorer', 'accuracy_vs_compute', 'arch_explorer', 'read_volume', 'window_explorer', 'LabModel',
-           'load_lab_model', 'image_from_upload', 'model_lab', 'strategy_selector', 'operating_point_explorer']
+__all__ = ['SAMPLE_IMAGES', 'ACTIVATIONS', 'POOLINGS', 'RGB_WINDOWS', 'MAX_UPLOAD_BYTES', 'UPLOAD_MAX_PIXELS', 'SETTING_NAMES',
+           'MAP_COMMAND', 'as_gray', 'parse_kernel', 'conv_step', 'sample_image', 'conv_stages', 'conv_explorer',
+           'accuracy_vs_compute', 'arch_explorer', 'read_volume', 'window_explorer', 'image_from_upload', 'model_lab',
+           'strategy_selector', 'operating_point_explorer']
 
 # %% ../nbs/10_widgets.ipynb #948ae51d
 def as_gray(image, # 2-D array, (H, W, 3) RGB array, or tensor
@@ -344,69 +345,7 @@ def window_explorer(source,               # a DICOM file, a folder of one series
     return box
 
 # %% ../nbs/10_widgets.ipynb #e1833cb5
-LAB_MODEL = 'models/chest_phantom_frozen_base.pth'   # inside data_samples/: made by tools/make_model_lab_model.py
 MAX_UPLOAD_BYTES = 8 * 2**20                          # the model lab refuses larger uploads
-
-class LabModel:
-    "A trained classifier ready for the model lab: `model` (eval mode, CPU), its `vocab`, input `size`, `threshold` and a `learn`er for Grad-CAM."
-    def __init__(self, model, vocab, size:int, threshold:float=0.5, description:str='', metrics:dict=None):
-        self.model, self.vocab, self.size, self.threshold = model.eval(), list(vocab), int(size), float(threshold)
-        self.description, self.metrics, self._learn = description, metrics or {}, None
-    @property
-    def learn(self):
-        "A fastai `Learner` around `model` (on two blank images: `gradcam` takes a learner; inputs are prepared by `prepare`)."
-        if self._learn is None:
-            from fastai.learner import Learner
-            from fastai.losses import CrossEntropyLossFlat
-            from medcnn_tl.data import tensor_dls
-            blank, labels = torch.zeros(2, 3, self.size, self.size), torch.tensor([0, len(self.vocab) - 1])
-            dls = tensor_dls(blank, labels, valid=(blank, labels), bs=2, vocab=self.vocab, device='cpu')
-            self._learn = Learner(dls, self.model, loss_func=CrossEntropyLossFlat())
-        return self._learn
-    @property
-    def positive(self)->str: return self.vocab[-1]
-    def prepare(self, gray:np.ndarray # a `uint8` (H, W) picture, as shown on screen
-               )->torch.Tensor:
-        "The `(3, size, size)` input the model was trained on: bilinear resize, gray copied to RGB, ImageNet normalisation."
-        from PIL import Image
-        from medcnn_tl.data import IMAGENET_STATS
-        a = np.asarray(Image.fromarray(np.asarray(gray, np.uint8)).resize((self.size, self.size), Image.BILINEAR), np.float32) / 255
-        mean, std = (torch.tensor(s)[:, None, None] for s in IMAGENET_STATS)
-        return (torch.from_numpy(a)[None].expand(3, -1, -1) - mean) / std
-    def predict(self, x:torch.Tensor # prepared inputs `(3, S, S)` or `(N, 3, S, S)`
-               )->np.ndarray:
-        "P(positive class) for each prepared input."
-        x = x[None] if x.ndim == 3 else x
-        with torch.no_grad(): return self.model(x).softmax(1)[:, -1].numpy()
-
-# %% ../nbs/10_widgets.ipynb #9f0a57be
-def load_lab_model(source=None # the shipped model (None), a `.pth` written by tools/make_model_lab_model.py, or a run folder of `train_source`
-                  )->LabModel:
-    "Load a model for the model lab: the small shipped one, or a run folder (config.json + model.pth) written by `medcnn-tl train`."
-    import json
-    from pathlib import Path
-    from medcnn_tl.core import samples_path, DataError
-    from medcnn_tl.transfer import create_body, transfer_model, TransferModel
-    p = samples_path(LAB_MODEL) if source is None else Path(source).expanduser()
-    if p.is_dir():
-        cfg_file, weights = p/'config.json', p/'model.pth'
-        if not (cfg_file.exists() and weights.exists()):
-            raise DataError("not a run folder (no config.json and model.pth)", thing=str(p), fix="pick a folder written by medcnn-tl train")
-        cfg = json.loads(cfg_file.read_text())
-        model = transfer_model(cfg['arch'], cfg['n_classes'], 'none', cfg.get('n_in', 3))
-        model.load_state_dict(torch.load(weights, map_location='cpu', weights_only=True))
-        thr = json.loads((p/'metrics.json').read_text())['valid'].get('threshold', 0.5) if (p/'metrics.json').exists() else 0.5
-        return LabModel(model, cfg['vocab'], cfg['size'], thr, f"run folder {p.name}: {cfg['arch']}, {cfg.get('strategy', '?')}")
-    if not p.exists(): raise DataError("model file not found", thing=str(p), fix="run python tools/make_model_lab_model.py")
-    d = torch.load(p, map_location='cpu', weights_only=True)
-    meta = json.loads(d['meta'])
-    body = create_body(meta['arch'], 'imagenet', meta['n_in'])
-    head = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(body.num_features, len(meta['vocab'])))
-    head[2].load_state_dict(d['head'])
-    model = TransferModel(body, head, arch=meta['arch'])
-    return LabModel(model, meta['vocab'], meta['size'], meta['threshold'],
-                    f"{meta['arch']} {meta['strategy']}, trained on {meta['trained_on']}", meta['metrics'])
-
 
 # %% ../nbs/10_widgets.ipynb #96e42de8
 def _lab_samples()->dict:

@@ -141,7 +141,7 @@ def _uid(*parts):
     from pydicom.uid import generate_uid
     return generate_uid(entropy_srcs=[UID_ROOT_SEED, *map(str, parts)])
 
-def _base_dataset(sop_class, modality, uid_parts, patient):
+def base_dataset(sop_class, modality, uid_parts, patient):
     "A DICOM dataset with file meta, fixed UIDs and (fake) identifying tags, so de-identification can be shown."
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, PYDICOM_IMPLEMENTATION_UID
@@ -175,7 +175,8 @@ def _base_dataset(sop_class, modality, uid_parts, patient):
     ds.PatientPosition = 'HFS'
     return ds
 
-def _write_dicom(ds, path:Path):
+def write_dicom(ds, path:Path):
+    "Write `ds` to `path` as a standard DICOM file (preamble and file meta), creating its folder."
     path.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
     ds.save_as(buf, enforce_file_format=True)
@@ -228,7 +229,7 @@ def make_ct_phantom(out:Path, n_patients:int=4, n_slices:int=10, n:int=96):
             r_here = p['les_r'] * np.sqrt(max(0, 1 - ((z - p['les_z']) / 0.25)**2))
             lesion = has_lesion and r_here * n > 1.5
             hu = ct_phantom_hu(rng, n, z, p, lesion)
-            ds = _base_dataset(CTImageStorage, 'CT', (pid, k), patient)
+            ds = base_dataset(CTImageStorage, 'CT', (pid, k), patient)
             ds.ImageType = ['ORIGINAL', 'PRIMARY', 'AXIAL']
             ds.KVP = '120'; ds.SliceThickness = f"{thickness:.1f}"
             ds.PixelSpacing = [f"{spacing:.4f}", f"{spacing:.4f}"]
@@ -246,7 +247,7 @@ def make_ct_phantom(out:Path, n_patients:int=4, n_slices:int=10, n:int=96):
             stored = np.clip(np.round(hu + 1024), 0, 4095).astype(np.uint16)
             ds.PixelData = stored.tobytes()
             rel = f"{pid}/slice_{k:02d}.dcm"
-            _write_dicom(ds, root/rel)
+            write_dicom(ds, root/rel)
             rows.append((rel, 'lesion' if lesion else 'no_lesion', pid))
     (root/'labels.csv').write_text("path,label,patient_id\n" + "".join(f"{a},{b},{c}\n" for a, b, c in rows))
     return rows
@@ -267,7 +268,7 @@ def make_cr_mono1(out:Path, n:int=128):
     dens = (dens - dens.min()) / (dens.max() - dens.min())
     stored = np.round((1 - dens) * 4095).astype(np.uint16)          # MONOCHROME1: high value = dark on screen
     patient = dict(name='PHANTOM^XRAY', id='PHX001', birth='19700101', sex='O', age='054Y', date='20240105', accession='ACC2000')
-    ds = _base_dataset(ComputedRadiographyImageStorage, 'CR', ('cr', 1), patient)
+    ds = base_dataset(ComputedRadiographyImageStorage, 'CR', ('cr', 1), patient)
     ds.BodyPartExamined = 'CHEST'; ds.ViewPosition = 'PA'
     ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, 'MONOCHROME1'
     ds.Rows = ds.Columns = n
@@ -275,7 +276,7 @@ def make_cr_mono1(out:Path, n:int=128):
     ds.ImagerPixelSpacing = ['0.35', '0.35']
     ds.WindowCenter, ds.WindowWidth = '2048', '4096'
     ds.PixelData = stored.tobytes()
-    _write_dicom(ds, out/'dicom'/'cr_chest_mono1.dcm')
+    write_dicom(ds, out/'dicom'/'cr_chest_mono1.dcm')
 
 def make_dicom_copies(out:Path):
     import pydicom.data
