@@ -24,7 +24,7 @@ def main(argv=None):
     from fastai.vision.augment import aug_transforms
     from fastai.data.transforms import Pipeline
     from medcnn_tl.core import pick_device, device_name, samples_path
-    from medcnn_tl.data import get_dls, _batch_tfms
+    from medcnn_tl.data import get_dls, batch_tfms
     devs = [torch.device('cpu')] + ([pick_device().device] if pick_device().device.type != 'cpu' else [])
     if a.devices: devs = [pick_device(d).device for d in a.devices.split(',')]
     rows = []

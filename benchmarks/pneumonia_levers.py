@@ -94,7 +94,7 @@ lr = learn.base_lr
 with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(a.epochs, slice(lr/100, lr) if learn.strategy.discriminative else lr)
 t_train = time.perf_counter() - t0
 p0, pf = preds()
-yv = np.asarray(dls.valid._Y.cpu()).ravel()
+yv = np.asarray(dls.valid.memory_y.cpu()).ravel()
 from sklearn.metrics import roc_auc_score
 out = dict(name=a.name, args=vars(a), auc=roc_auc_score(yv, p0), auc_tta=roc_auc_score(yv, (p0+pf)/2), seconds=time.perf_counter()-t0,
            t_train=t_train, n_train=len(tr), n_valid=len(va), load=os.getloadavg())

@@ -103,7 +103,7 @@ def _cmd_train(args):
         call_with(train_distributed, args, 'arch', 'strategy', 'size', 'epochs', 'out', 'seed', 'device', 'minutes',
                   data=args.data, gpus=args.gpus)
     else:
-        from medcnn_tl.lab import train_source
+        from medcnn_tl.train import train_source
         call_with(train_source, args, 'arch', 'strategy', 'size', 'epochs', 'out', 'seed', 'device', 'minutes', 'folds', data=args.data,
                   **({'tta': False} if args.no_tta else {}))
 
@@ -164,10 +164,11 @@ def build_parser()->argparse.ArgumentParser:
     t.add_argument('data', help='image folder, CSV, MedMNIST .npz or DICOM folder')
     t.add_argument('--arch', default=None, help='backbone (default: efficientnet_lite0 with offline ImageNet weights)')
     t.add_argument('--strategy', default=None, choices=STRATEGY_CHOICES, metavar='STRATEGY',
-                   help='transfer-learning strategy (default: what the selector recommends for the data), ' + strategy_help)
+                   help="transfer-learning strategy (default: train_entire, the recipe's measured default, whatever the data; "
+                        "'medcnn-tl recommend DATA' says what the selector would choose), " + strategy_help)
     t.add_argument('--size', type=positive_int, default=None, help='image size in pixels (default: 64, whatever the data)')
-    t.add_argument('--epochs', type=positive_int, default=None, help='training epochs (default: the recommendation for the data size)')
-    t.add_argument('--minutes', type=float, default=None, help='stop training after this many minutes (default: no limit)')
+    t.add_argument('--epochs', type=positive_int, default=None, help='epochs per member (default: enough to see 16,000 images, between 4 and 30)')
+    t.add_argument('--minutes', type=float, default=None, help='time budget for training in minutes (default: 13; members that do not fit are left out)')
     t.add_argument('--gpus', type=positive_int, default=None, help='train on this many GPUs of this machine (default: one device)')
     t.add_argument('--folds', type=positive_int, default=None,
                    help='members of the cross-fitted ensemble, each holding out one fold (default: 5); 1 = one network on the given split')

@@ -26,9 +26,9 @@ _all_ = ['DICOM_EXTS']   # defined in dicom (the CLI reads DICOM files without t
 __all__ = ['IMAGE_EXTS', 'MAX_PIXELS', 'MAX_CLASSES', 'IN_MEMORY_BYTES', 'MEMORY_SHARE', 'SPLIT_NAMES', 'LABEL_FILES',
            'MISSING_LABELS', 'IMAGENET_STATS', 'VOLUME_MODES', 'available_memory', 'check_memory', 'load_image',
            'pseudonym', 'npz_arrays', 'NpzImages', 'read_source', 'patient_split', 'check_leakage', 'imagenet_stats',
-           'imagenet_normalize', 'StoredImage', 'RowLabel', 'ToChannels', 'BatchAugment', 'get_dls', 'MedDataLoaders',
-           'get_test_dl', 'download_medmnist', 'dataset_summary', 'plot_summary', 'inspect_path', 'TensorImageDataset',
-           'n_channels', 'plain_train_dl', 'tensor_dls', 'toy_images', 'DICOM_EXTS']
+           'imagenet_normalize', 'StoredImage', 'RowLabel', 'ToChannels', 'BatchAugment', 'batch_tfms', 'get_dls',
+           'MedDataLoaders', 'get_test_dl', 'download_medmnist', 'dataset_summary', 'plot_summary', 'inspect_path',
+           'TensorImageDataset', 'n_channels', 'plain_train_dl', 'tensor_dls', 'toy_images', 'DICOM_EXTS']
 
 # %% ../nbs/04_data.ipynb #37fcf378
 IMAGE_EXTS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.gif', '.webp')
@@ -745,7 +745,11 @@ class BatchAugment(Transform):
 _BATCH_AUG_KEYS = {'do_flip', 'max_rotate', 'min_zoom', 'max_zoom', 'max_lighting', 'max_warp', 'p_affine', 'p_lighting',
                    'pad_mode', 'mode', 'align_corners'}
 
-def _batch_tfms(n_channels, augment, aug_kwargs=None):
+def batch_tfms(n_channels:int,       # channels the network takes (1 or 3)
+               augment:bool,         # add the training augmentation
+               aug_kwargs:dict=None  # fastai `aug_transforms` arguments that change the default augmentation
+              )->list:
+    "The batch transforms of `get_dls`: channels, uint8 -> float, `augment`ation (`BatchAugment`, or fastai's transforms for options it lacks), ImageNet normalisation."
     mean, std = imagenet_stats(n_channels)
     tfms = [ToChannels(n_channels), IntToFloatTensor()]
     if augment:
@@ -869,9 +873,9 @@ class MedDataLoaders(DataLoaders):
         return dls
 
 class _TensorDL(TfmdDL):
-    "A `TfmdDL` that cuts batches straight out of in-memory tensors (`_X`, `_Y`) instead of collating items one by one."
+    "A `TfmdDL` that cuts batches straight out of in-memory tensors (`memory_x`, `memory_y`) instead of collating items one by one."
     def create_batches(self, samps):
-        X, Y = getattr(self, '_X', None), getattr(self, '_Y', None)
+        X, Y = getattr(self, 'memory_x', None), getattr(self, 'memory_y', None)
         if X is None:
             yield from super().create_batches(samps); return
         # the epoch's order goes to the device once: a CPU index per batch would be a host-to-device copy from pageable
@@ -892,7 +896,7 @@ def _encode_labels(df, vocab, multi):
 
 def _attach(dl, store, df, idx, vocab):
     ix = torch.as_tensor(idx, dtype=torch.long)
-    dl._X, dl._Y = store.x[ix], _encode_labels(df, vocab, df.attrs.get('multi_label', False))[ix]
+    dl.memory_x, dl.memory_y = store.x[ix], _encode_labels(df, vocab, df.attrs.get('multi_label', False))[ix]
     return dl
 
 def _make_dls(df, store, bs, n_channels, augment, aug_kwargs, num_workers, device, seed):
@@ -905,10 +909,10 @@ def _make_dls(df, store, bs, n_channels, augment, aug_kwargs, num_workers, devic
         warnings.warn(f"{n_train} training images, fewer than the batch size {bs}: training with batches of {n_train}")
     dsets = Datasets(list(range(len(df))), [[store.get_x], ytfms], splits=[idx['train'], idx['valid']])
     kw = dict(num_workers=num_workers, device=device)
-    dls = dsets.dataloaders(bs=bs, after_batch=_batch_tfms(n_channels, augment, aug_kwargs), dl_type=_TensorDL, **kw)
+    dls = dsets.dataloaders(bs=bs, after_batch=batch_tfms(n_channels, augment, aug_kwargs), dl_type=_TensorDL, **kw)
     train = dls.train if n_train >= bs else dls.train.new(bs=n_train)
     dls = MedDataLoaders(train, dls.valid, path=dls.path, device=dls.device)
-    dls.valid.after_batch = type(dls.valid.after_batch)(_batch_tfms(n_channels, False))
+    dls.valid.after_batch = type(dls.valid.after_batch)(batch_tfms(n_channels, False))
     if store.x is not None:
         _attach(dls.train, store, df, idx['train'], list(dls.vocab)); _attach(dls.valid, store, df, idx['valid'], list(dls.vocab))
     dls.test_idx = idx['test']
@@ -939,7 +943,7 @@ def get_test_dl(source,           # the same kinds of source as `get_dls`
         idx = list(range(len(df)))
     ytfms, _ = _label_tfms(df, vocab=list(dls.vocab))
     ds = Datasets(idx, [[store.get_x], ytfms])
-    dl = _TensorDL(ds, bs=bs, shuffle=False, after_batch=_batch_tfms(cfg['n_channels'], False), device=dls.device,
+    dl = _TensorDL(ds, bs=bs, shuffle=False, after_batch=batch_tfms(cfg['n_channels'], False), device=dls.device,
                    num_workers=0 if store.in_memory else dls.train.num_workers)
     return _attach(dl, store, df, idx, list(dls.vocab)) if store.x is not None else dl
 
@@ -1118,7 +1122,7 @@ def tensor_dls(x, y,                # images (N,C,H,W) and integer labels (N,)
     set_seed(seed)
     def _dl(xs, ys, **kw):
         dl = _TensorDL(TensorImageDataset(xs, ys, vocab), num_workers=0, device=dev, **kw)
-        dl._X, dl._Y = (xs.to(dev), TensorCategory(ys.to(dev))) if on_gpu else (xs, TensorCategory(ys))
+        dl.memory_x, dl.memory_y = (xs.to(dev), TensorCategory(ys.to(dev))) if on_gpu else (xs, TensorCategory(ys))
         return dl
     return DataLoaders(_dl(xt, yt, bs=bs, shuffle=True, drop_last=len(yt) > bs), _dl(xv, yv, bs=bs*2, shuffle=False), device=dev)
 

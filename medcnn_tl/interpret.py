@@ -469,8 +469,8 @@ def shuffled_labels(dls, seed:int=0):
     from fastai.data.core import DataLoaders
     g = torch.Generator().manual_seed(seed)
     old = dls.train
-    if getattr(old, '_Y', None) is not None:                  # loaders from get_dls: batches are cut from `_X`, `_Y`
-        trn = old.new(); trn._X, trn._Y = old._X, old._Y[torch.randperm(len(old._Y), generator=g)]
+    if getattr(old, 'memory_y', None) is not None:                  # loaders from get_dls: batches are cut from `memory_x`, `memory_y`
+        trn = old.new(); trn.memory_x, trn.memory_y = old.memory_x, old.memory_y[torch.randperm(len(old.memory_y), generator=g)]
     elif torch.is_tensor(getattr(old.dataset, 'y', None)):    # loaders from tensor_dls
         ds = copy.copy(old.dataset); ds.y = ds.y[torch.randperm(len(ds.y), generator=g)]
         trn = old.new(ds)

@@ -13,10 +13,11 @@ import torch
 import matplotlib.pyplot as plt
 from PIL import Image
 from sklearn.model_selection import StratifiedGroupKFold, GroupKFold
-from .core import BadArgumentError, DataError, check_positive_int, samples_path, quiet_notices
+from .core import (BadArgumentError, DataError, check_positive_int, samples_path, quiet_notices,
+                            new_run_dir, mark_run_complete, run_is_complete, RUN_COMPLETE)
 from .data import get_dls, get_test_dl, tensor_dls, IMAGENET_STATS
 from .transfer import (get_strategy, recommend, domain_similarity, estimate_transferability,
-                                create_body, transfer_model, TransferModel)
+                                load_tensors, create_body, transfer_model, TransferModel)
 from .learner import medical_learner, predict_plain
 from .interpret import (choose_threshold, medical_metrics, auc_standard_error, plot_confusion, plot_roc,
                                  history, METRIC_COLUMNS)
@@ -150,7 +151,7 @@ def train_source(data,                 # a folder, CSV, MedMNIST .npz or DICOM f
         res['valid']['auc_ci95'] = [res['valid']['auc'] - 1.96*se, min(1.0, res['valid']['auc'] + 1.96*se)]
     if ptest is not None: ptest = ptest/n_members; res['test'] = medical_metrics(yt, ptest, thr)
     name = f"{Path(str(data)).stem}_{strategy}_{arch}" if not isinstance(data, pd.DataFrame) else f"dataframe_{strategy}_{arch}"
-    run_dir = Path(out)/name; run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = new_run_dir(out, name)   # out/name, else out/name-2, ...: two runs never share a folder
     info = dict(members=n_members, folds=k, held_out=int(held.sum()), held_out_note="valid = out-of-fold predictions: each "
                 "image predicted by the member that did not train on it", threshold_rule="sensitivity = specificity on the "
                 "out-of-fold predictions (best worst-case accuracy over prevalences)" if thr is not None else None,
@@ -169,6 +170,7 @@ def train_source(data,                 # a folder, CSV, MedMNIST .npz or DICOM f
         plot_roc(yy, pp, vocab, ax=axs[1], title=f'{split}: ROC'); fig.tight_layout(); fig.savefig(run_dir/f'{split}_plots.png', dpi=80)
         plt.close(fig)
     for m, sd in enumerate(states): torch.save(sd, run_dir/('model.pth' if m == 0 else f'model_{m}.pth'))
+    mark_run_complete(run_dir, members=n_members)   # last: a folder without it is never read as a finished run
     res = dict(run_dir=str(run_dir), strategy=strategy, arch=arch, seconds=round(time.perf_counter()-t0, 1), **res, **info)
     if verbose:
         print(f"{n_members} of {k} members trained" + (" (time budget reached)" if stopped else '') +
@@ -218,14 +220,19 @@ def load_lab_model(source=None # the shipped model (None), a `.pth` written by t
         cfg_file, weights = p/'config.json', p/'model.pth'
         if not (cfg_file.exists() and weights.exists()):
             raise DataError("not a run folder (no config.json and model.pth)", thing=str(p), fix="pick a folder written by medcnn-tl train")
+        if not run_is_complete(p):
+            raise DataError("an unfinished run folder (no RUN_COMPLETE marker, or files missing)", thing=str(p),
+                            fix="pick a run that finished, or train again with medcnn-tl train")
         cfg = json.loads(cfg_file.read_text())
         model = transfer_model(cfg['arch'], cfg['n_classes'], 'none', cfg.get('n_in', 3))
-        model.load_state_dict(torch.load(weights, map_location='cpu', weights_only=True))
+        model.load_state_dict(load_tensors(weights))
         thr = json.loads((p/'metrics.json').read_text())['valid'].get('threshold', 0.5) if (p/'metrics.json').exists() else 0.5
         return LabModel(model, cfg['vocab'], cfg['size'], thr, f"run folder {p.name}: {cfg['arch']}, {cfg.get('strategy', '?')}")
     if not p.exists(): raise DataError("model file not found", thing=str(p), fix="run python tools/make_model_lab_model.py")
-    d = torch.load(p, map_location='cpu', weights_only=True)
-    meta = json.loads(d['meta'])
+    d = load_tensors(p)
+    try: meta = json.loads(d['meta'])
+    except (KeyError, TypeError, ValueError):
+        raise DataError("not a model-lab file (no 'meta' entry)", thing=str(p), fix="run python tools/make_model_lab_model.py, or pick a run folder") from None
     body = create_body(meta['arch'], 'imagenet', meta['n_in'])
     head = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(body.num_features, len(meta['vocab'])))
     head[2].load_state_dict(d['head'])

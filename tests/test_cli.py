@@ -73,21 +73,24 @@ def test_recommend_imports_no_heavy_module():
 # ---- arguments reach the library functions (the functions are replaced by recorders) ----
 @pytest.fixture
 def recorder(monkeypatch):
-    "Install fake `medcnn_tl.lab` and `medcnn_tl.scale` modules whose functions record their arguments."
+    "Install fake `medcnn_tl.lab`, `medcnn_tl.train` and `medcnn_tl.scale` modules whose functions record their arguments."
     calls = []
     def fake(name):
         def f(data=None, **kwargs):
             calls.append((name, data, kwargs)); return {}
         f.__name__ = name
         return f
-    lab = types.ModuleType('medcnn_tl.lab'); scale = types.ModuleType('medcnn_tl.scale')
-    for n in ('run_lab', 'run_demo', 'train_source'): setattr(lab, n, fake(n))
+    lab, train = types.ModuleType('medcnn_tl.lab'), types.ModuleType('medcnn_tl.train')
+    scale = types.ModuleType('medcnn_tl.scale')
+    for n in ('run_lab', 'run_demo'): setattr(lab, n, fake(n))
+    train.train_source = fake('train_source')
     for n in ('sweep', 'train_distributed'): setattr(scale, n, fake(n))
     def run_demo(out=None, size=None, epochs=None, seed=None, device=None):   # a fixed signature: an unknown option is refused
         calls.append(('run_demo', None, {k: v for k, v in dict(out=out, size=size, epochs=epochs, seed=seed, device=device).items()
                                          if v is not None}))
     lab.run_demo = run_demo
     monkeypatch.setitem(sys.modules, 'medcnn_tl.lab', lab)
+    monkeypatch.setitem(sys.modules, 'medcnn_tl.train', train)
     monkeypatch.setitem(sys.modules, 'medcnn_tl.scale', scale)
     return calls
 
