@@ -47,7 +47,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--data', default=str(DEFAULT_DATA))
     ap.add_argument('--n-train', type=int, default=60); ap.add_argument('--n-valid', type=int, default=40)
-    ap.add_argument('--n-test', type=int, default=400); ap.add_argument('--draw-seed', type=int, default=0)
+    ap.add_argument('--n-test', type=int, default=200); ap.add_argument('--draw-seed', type=int, default=0)
     ap.add_argument('--epochs', type=int, default=12); ap.add_argument('--seeds', type=int, default=3)
     ap.add_argument('--size', type=int, default=32); ap.add_argument('--bs', type=int, default=16)
     ap.add_argument('--threads', type=int, default=1); ap.add_argument('--out', default=str(OUT/'realdata_generalization.json'))
