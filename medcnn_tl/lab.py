@@ -218,6 +218,7 @@ class _OnStep(Callback):
     def after_batch(self):
         if self.training: self.f(self.train_iter, self.total)
 
+# %% ../nbs/08_lab.ipynb #e2d0c003
 def _run_groups(groups, x):
     for _, ms in groups:
         for m in ms: x = m(x)
@@ -274,11 +275,11 @@ def lab_run(data:LabData,         # from `lab_data`
     feats = None
     if cache and k:
         with _rng_kept(dev):
-            prep = lambda x: imagenet_normalize(x.to(dev), data.n_in)
-            feats = frozen_features(model, k, prep(data.x[torch.as_tensor(np.concatenate([tr, va]))]))
+            prep, drawn = (lambda x: imagenet_normalize(x.to(dev), data.n_in)), torch.as_tensor(np.concatenate([tr, va]))
+            feats = frozen_features(model, k, prep(data.x[drawn]))      # the drawn images only: once per (data, draw)
             if feats is not None:
                 f_te = frozen_features(model, k, prep(data.x_test))
-                f_all = feats.new_zeros((len(data.y),) + feats.shape[1:]); f_all[torch.as_tensor(np.concatenate([tr, va]))] = feats
+                f_all = feats.new_zeros((len(data.y),) + feats.shape[1:]); f_all[drawn] = feats
                 dls, test_dl = lab_loaders(data, tr, va, bs=min(bs, len(tr)), seed=seed, device=dev, x=f_all, x_test=f_te)
                 for i, dl in enumerate(dls.loaders): dl.rng = random.Random(seed + i)   # as `medical_learner` seeds its own
                 learn.dls, learn.model = dls, TrainedPart(model, k)
@@ -287,13 +288,14 @@ def lab_run(data:LabData,         # from `lab_data`
     learn.add_cbs([stop] + ([_OnStep(on_step, epochs*len(dls.train))] if on_step else []))
     setup = time.perf_counter() - t0; t0 = time.perf_counter()
     learn.fit_strategy(epochs, progress=False)
+    n_steps = learn.train_iter   # optimiser steps taken (read now: predicting resets it)
     pva, yva = predict_probs(learn)
     pte, yte = predict_probs(learn, test_dl)
     thr = choose_threshold(yva, pva, rule='balanced') if data.c == 2 and len(np.unique(yva)) == 2 else None
     m = medical_metrics(yte, pte, thr)
     return dict(strategy=s.name, size='all' if size is None else int(size), seed=int(seed), test_auc=m['auc'],
-                test_balanced_accuracy=m['balanced_accuracy'], valid_auc=stop.best[0], best_epoch=stop.best_epoch + 1,
-                epochs=stop.epochs, max_epochs=epochs, n_train=len(tr), n_valid=len(va), n_test=len(yte),
+                test_balanced_accuracy=m['balanced_accuracy'], valid_auc=stop.best[0], best_epoch=None if stop.best_epoch is None else stop.best_epoch + 1,
+                epochs=stop.epochs, max_epochs=epochs, steps=n_steps, n_train=len(tr), n_valid=len(va), n_test=len(yte),
                 image_size=int(data.x.shape[-1]), arch=arch, cached=feats is not None, augmented=bool(augment and feats is None),
                 device=str(dev), seconds=round(time.perf_counter() - t0, 2), setup_seconds=round(setup, 2))
 
