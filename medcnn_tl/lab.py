@@ -20,14 +20,15 @@ from .interpret import choose_threshold, medical_metrics, evaluate, record_run, 
 # %% auto #0
 __all__ = ['LAB_SIZES', 'REVIEW_CATEGORIES', 'STRATEGY_COLOURS', 'STRATEGY_CODES', 'AUGMENTATIONS', 'BASELINE',
            'GENERALIZATION_SETTINGS', 'IMBALANCE_METHODS', 'DEMO_SAMPLES', 'DEMO_SIZE', 'DEMO_EPOCHS', 'DEMO_ABOUT',
-           'mean_interval', 'summarize', 'LabData', 'lab_data', 'lab_split', 'lab_run', 'run_lab', 'lab_summary',
-           'plot_strategy_map', 'plot_learning_curves', 'generalization_lab', 'generalization_table',
-           'plot_generalization', 'imbalanced_subsample', 'compare_imbalance', 'compare_strategies', 'report_terms',
-           'run_demo', 'train_source', 'TRAIN_SIZE', 'TRAIN_FOLDS', 'TRAIN_MINUTES', 'TRAIN_STEPS', 'LearningCurves',
-           'EarlyStop', 'FreezeBatchNorm']
+           'mean_interval', 'summarize', 'LabData', 'lab_data', 'lab_split', 'lab_loaders', 'ValidAucStop',
+           'frozen_features', 'TrainedPart', 'lab_run', 'run_lab', 'lab_summary', 'plot_strategy_map',
+           'plot_learning_curves', 'generalization_lab', 'generalization_table', 'plot_generalization',
+           'imbalanced_subsample', 'compare_imbalance', 'compare_strategies', 'report_terms', 'run_demo',
+           'train_source', 'TRAIN_SIZE', 'TRAIN_FOLDS', 'TRAIN_MINUTES', 'TRAIN_STEPS', 'LearningCurves', 'EarlyStop',
+           'FreezeBatchNorm']
 
 # %% ../nbs/08_lab.ipynb #e1100000
-import copy
+import copy, contextlib
 import torch.nn as nn, torch.nn.functional as F
 from .data import get_dls, get_test_dl, read_source, plain_train_dl
 from .interpret import predict_probs
@@ -39,8 +40,10 @@ with quiet_notices():
 from .train import train_source, TRAIN_SIZE, TRAIN_FOLDS, TRAIN_MINUTES, TRAIN_STEPS   # re-exported: `from medcnn_tl.lab import train_source` keeps working
 from .learner import predict_plain, LearningCurves, EarlyStop, FreezeBatchNorm   # the callbacks are re-exported for old imports
 from .interpret import curve_metrics
-from .data import imagenet_normalize
-from sklearn.metrics import balanced_accuracy_score
+from .data import imagenet_normalize, imagenet_stats, tensor_dls, BatchAugment
+with quiet_notices():
+    from fastai.data.transforms import Normalize
+    from fasttransform import Pipeline
 _all_ = ['train_source', 'TRAIN_SIZE', 'TRAIN_FOLDS', 'TRAIN_MINUTES', 'TRAIN_STEPS', 'LearningCurves', 'EarlyStop', 'FreezeBatchNorm']
 from .core import as_device
 from .interpret import plot_confusion, plot_roc
@@ -169,107 +172,132 @@ def lab_split(data:LabData, # the pool
     return _stratified(y, n_tr, rng, exclude=va), va
 
 # %% ../nbs/08_lab.ipynb #d8303422
-def _batches(x, bs):
-    for i in range(0, len(x), bs): yield x[i:i+bs]
+def lab_loaders(data:LabData,      # from `lab_data`
+                tr, va,            # indices of the training and validation images in the pool (`lab_split`)
+                bs:int=16,         # batch size
+                seed:int=0,        # seed of the shuffling
+                augment:bool=True, # `BatchAugment` on training batches, as `get_dls` does it
+                device=None,       # where batches go (default `pick_device()`)
+                x=None, x_test=None # other inputs for the same images (e.g. the outputs of frozen layers), used as they are
+               )->tuple:
+    """DataLoaders of `tr` (training) and `va` (validation) of `data`'s pool, and a test loader: uint8 images scaled to [0, 1],
+    `BatchAugment` on training batches when `augment`, then ImageNet normalisation, the batch transforms of `get_dls`.
+    With `x`/`x_test` (already prepared tensors, one per image of the pool/test set) the batches are those tensors, untouched."""
+    raw = x is None
+    x, x_test = (data.x.float()/255, data.x_test.float()/255) if raw else (x, x_test)
+    tr, va = torch.as_tensor(tr), torch.as_tensor(va)
+    dls = tensor_dls(x[tr], data.y[tr], valid=(x[va], data.y[va]), bs=bs, vocab=data.vocab, seed=seed, device=device)
+    test_dl = tensor_dls(x_test, data.y_test, valid=(x_test, data.y_test), bs=2*bs, vocab=data.vocab, seed=seed, device=device).valid
+    if raw:
+        norm = lambda: Normalize.from_stats(*imagenet_stats(data.n_in), cuda=False)
+        dls.train.after_batch = Pipeline(([BatchAugment()] if augment else []) + [norm()])
+        for dl in (dls.valid, test_dl): dl.after_batch = Pipeline([norm()])
+        # a loader hands its dataset's `split_idx` to its batch transforms each epoch: 0 = training (augmented), 1 = not
+        for dl, i in ((dls.train, 0), (dls.valid, 1), (test_dl, 1)): dl.dataset.split_idx = i
+        dls.to(dls.device); test_dl.to(dls.device)   # the normalisation's statistics go where the batches are
+    return dls, test_dl
 
-def _loader(x, prep, bs:int=256):
-    "Batches `(prep(images), placeholder labels)` of the images `x`, for `predict_plain` (the labels are not used)."
-    return ((prep(xb), torch.zeros(len(xb), dtype=torch.long)) for xb in _batches(x, bs))
+# %% ../nbs/08_lab.ipynb #e2a1b2c3
+class ValidAucStop(EarlyStop):
+    "`EarlyStop` on the validation AUC (ties: the lower validation loss): stop after `patience` epochs without a better one, keep the best epoch's weights; `epochs` counts the epochs trained."
+    def __init__(self, patience:int=5): super().__init__(patience); self.best, self.epochs = (-math.inf, -math.inf), 0
+    def after_epoch(self):
+        if not self.fitting: return    # `get_preds` sends epoch events too: only `fit` counts
+        self.fitting, self.epochs = False, self.epoch + 1
+        vals = dict(zip(self.recorder.metric_names[1:], self.recorder.values[-1]))
+        auc = float(vals.get('roc_auc_score', float('nan')))
+        score = (-math.inf if math.isnan(auc) else auc, -float(vals['valid_loss']))
+        if score > self.best: self.best, self.wait, self.best_epoch, self.state = score, 0, self.epoch, copy.deepcopy(self.model.state_dict())
+        else:
+            self.wait += 1
+            if self.wait >= self.patience: raise CancelFitException()
 
-def _train_mode_trained_only(model):
-    "Train mode for the trained parts only: frozen layers (and their batch-norm statistics) stay as pretrained."
-    model.train()
-    for m in model.modules():
-        if isinstance(m, nn.modules.batchnorm._BatchNorm) and not any(p.requires_grad for p in m.parameters(recurse=False)): m.eval()
+class _OnStep(Callback):
+    "Call `f(step, total)` after each training batch (a progress bar)."
+    def __init__(self, f, total): self.f, self.total = f, total
+    def after_batch(self):
+        if self.training: self.f(self.train_iter, self.total)
 
+# %% ../nbs/08_lab.ipynb #e2d0c003
 def _run_groups(groups, x):
     for _, ms in groups:
         for m in ms: x = m(x)
     return x
 
-_PREFIX_CACHE = {}
 @torch.no_grad()
-def _frozen_outputs(model, data, k, device):
-    "Outputs of the first `k` (frozen, pretrained) body groups for the pool, its mirror image and the test set; cached; `None` if the body is not a chain of its groups."
-    key = (data.name, model.arch, k, data.n_in, tuple(data.x.shape), len(data.y_test), str(device))
-    if key in _PREFIX_CACHE: return _PREFIX_CACHE[key]
-    groups = model.body.groups
+def frozen_features(model,  # a `TransferModel` whose first `k` body groups are frozen
+                    k:int,  # how many body groups
+                    x,      # prepared (normalised) images, on the model's device
+                    bs:int=256)->torch.Tensor|None:
+    "The outputs of the first `k` body groups of `model` for `x`, in eval mode (`None` when the body is not the chain of its groups)."
+    groups, was = model.body.groups, model.training
     model.eval()
-    xb = imagenet_normalize(data.x[:4].to(device), data.n_in)
-    if not torch.allclose(_run_groups(groups, xb), model.body(xb), atol=1e-4): return None
-    # start from the deepest cached prefix of the same data, so each layer runs once per image
-    base = max((kk for kk in _PREFIX_CACHE if kk[:2] == key[:2] and kk[3:] == key[3:] and kk[2] < k), key=lambda kk: kk[2], default=None)
-    start, inputs = (base[2], _PREFIX_CACHE[base]) if base else (0, None)
-    f = lambda x, pre: torch.cat([_run_groups(groups[start:k], xb if pre else imagenet_normalize(xb.to(device), data.n_in)) for xb in _batches(x, 256)])
-    out = tuple(f(x, inputs is not None) for x in (inputs or (data.x, data.x.flip(-1), data.x_test)))
-    _PREFIX_CACHE[key] = out
-    return out
+    try:
+        if not torch.allclose(_run_groups(groups, x[:4]), model.body(x[:4]), atol=1e-4): return None
+        return torch.cat([_run_groups(groups[:k], x[i:i+bs]) for i in range(0, len(x), bs)])
+    finally: model.train(was)
 
-class _TrainedPart(nn.Module):
-    "What a model with its first `k` body groups frozen still computes: body groups `k..` then the head."
-    def __init__(self, model, k): super().__init__(); self.model, self.k = model, k
+class TrainedPart(nn.Module):
+    "What a model with its first `k` body groups frozen still computes: body groups `k..` then the head (its input: `frozen_features`)."
+    def __init__(self, model, k:int): super().__init__(); self.model, self.k = model, k
     def forward(self, f): return self.model.head(_run_groups(self.model.body.groups[self.k:], f))
 
+@contextlib.contextmanager
+def _rng_kept(dev):
+    "Leave Python's, NumPy's and torch's random state as they were (building DataLoaders seeds them)."
+    py, npst = random.getstate(), np.random.get_state()
+    with torch.random.fork_rng(devices=[dev] if dev.type == 'cuda' else []): yield
+    random.setstate(py); np.random.set_state(npst)
+
 # %% ../nbs/08_lab.ipynb #aa1660b1
-def lab_run(data:LabData,        # from `lab_data`
+def lab_run(data:LabData,         # from `lab_data`
             strategy:str,         # 'scratch' or one of the four strategies
             size,                 # training images (`None`: all)
             seed:int,             # seed of the draw and the training
-            steps:int=40,         # optimiser steps (the same for every strategy)
+            max_epochs:int=None,  # epoch cap (default: as `train_source`, `TRAIN_STEPS` images seen, 4 to 30 epochs)
             bs:int=16,            # batch size
             lr:float=None,        # base learning rate (default: the strategy's)
             arch:str='efficientnet_lite0',
-            patience:int=2,       # evaluations without improvement before stopping
-            device='cpu',
-            cache:bool=True,      # compute frozen layers once per data set (same result, faster)
-            on_step=None          # called as `on_step(step, steps)` after each optimiser step (e.g. a progress bar)
+            patience:int=5,       # epochs without a better validation AUC before stopping
+            device=None,          # 'cpu', 'cuda', ... (default: `pick_device()`)
+            cache:bool=True,      # frozen layers computed once for the draw, no augmentation (see above); False: the full model on augmented images
+            augment:bool=True,    # `BatchAugment` on training batches (only where the full model trains)
+            steps:int=None,       # older name of the cap, in optimiser steps (turned into epochs)
+            on_step=None          # called as `on_step(step, total)` after each optimiser step (e.g. a progress bar)
            )->dict:
-    "Train `strategy` on `size` images of `data` for at most `steps` steps, early-stopped on validation; return the test metrics and timings."
+    "Train `strategy` on `size` images of `data` with `medical_learner` until the validation AUC stops improving; the test metrics at the validation threshold."
     s = get_strategy(strategy)
     tr, va = lab_split(data, size, seed)
-    set_seed(seed)
     t0 = time.perf_counter()
-    model = transfer_model(arch, data.c, 'imagenet' if s.pretrained else 'none', data.n_in).to(device)
-    pgs = apply_strategy(model, s)
-    k = model.n_frozen_groups
-    outs = _frozen_outputs(model, data, k, device) if (cache and k) else None
-    if outs is None: net, (fx, fxf, fte), prep = model, (data.x, None, data.x_test), (lambda xb: imagenet_normalize(xb.to(device), data.n_in))
-    else: net, (fx, fxf, fte), prep = _TrainedPart(model, k), outs, (lambda xb: xb.to(device))
-    trained = [g for g in pgs if g and g[0].requires_grad]
-    lr, n = lr or s.lr, len(trained)
-    lrs = [lr/100**((n-1-i)/max(1, n-1)) for i in range(n)] if s.discriminative else [lr]*n
-    opt = torch.optim.AdamW([dict(params=g, lr=l) for g, l in zip(trained, lrs)], weight_decay=0.01)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lrs, total_steps=steps, pct_start=0.25)
-    ytr, yva = data.y[tr], data.y[va].numpy()
-    g, lossf, bsz = torch.Generator().manual_seed(seed), nn.CrossEntropyLoss(), min(bs, len(tr))
-    every = max(1, steps//4)
-    best, best_state, best_step, bad, step = (-1.0, -math.inf), None, 0, 0, 0
+    dls, test_dl = lab_loaders(data, tr, va, bs=min(bs, len(tr)), seed=seed, augment=augment, device=device)
+    learn = medical_learner(dls, arch, s.name, lr=lr, seed=seed, device=device)
+    dev, model, k = dls.device, learn.model, learn.model.n_frozen_groups
+    feats = None
+    if cache and k:
+        with _rng_kept(dev):
+            prep, drawn = (lambda x: imagenet_normalize(x.to(dev), data.n_in)), torch.as_tensor(np.concatenate([tr, va]))
+            feats = frozen_features(model, k, prep(data.x[drawn]))      # the drawn images only: once per (data, draw)
+            if feats is not None:
+                f_te = frozen_features(model, k, prep(data.x_test))
+                f_all = feats.new_zeros((len(data.y),) + feats.shape[1:]); f_all[drawn] = feats
+                dls, test_dl = lab_loaders(data, tr, va, bs=min(bs, len(tr)), seed=seed, device=dev, x=f_all, x_test=f_te)
+                for i, dl in enumerate(dls.loaders): dl.rng = random.Random(seed + i)   # as `medical_learner` seeds its own
+                learn.dls, learn.model = dls, TrainedPart(model, k)
+    epochs = max_epochs or (math.ceil(steps/len(dls.train)) if steps else int(np.clip(math.ceil(TRAIN_STEPS/len(tr)), 4, 30)))
+    stop = ValidAucStop(patience)
+    learn.add_cbs([stop] + ([_OnStep(on_step, epochs*len(dls.train))] if on_step else []))
     setup = time.perf_counter() - t0; t0 = time.perf_counter()
-    while step < steps and bad < patience:
-        for idx in torch.randperm(len(tr), generator=g).split(bsz):
-            if len(idx) < bsz: continue
-            ti = torch.as_tensor(tr)[idx]
-            flip = (torch.rand(len(idx), generator=g) < 0.5).view(-1, 1, 1, 1).to(device)
-            xb = prep(fx[ti]); xb = torch.where(flip, prep(fxf[ti]) if fxf is not None else xb.flip(-1), xb)
-            _train_mode_trained_only(model)
-            loss = lossf(net(xb), ytr[idx].to(device))
-            opt.zero_grad(); loss.backward(); opt.step(); sched.step(); step += 1
-            if on_step is not None: on_step(step, steps)
-            if step % every == 0 or step == steps:
-                cm = curve_metrics(yva, predict_plain(net, _loader(fx[torch.as_tensor(va)], prep))[0])
-                score = (cm['auc'], -cm['loss'])
-                if score > best: best, best_state, best_step, bad = score, copy.deepcopy(model.state_dict()), step, 0
-                else: bad += 1
-            if step >= steps or bad >= patience: break
-    model.load_state_dict(best_state)
-    pva, pte = (predict_plain(net, _loader(x_, prep))[0] for x_ in (fx[torch.as_tensor(va)], fte))
-    yte = data.y_test.numpy()
-    thr = choose_threshold(yva, pva) if data.c == 2 and len(np.unique(yva)) == 2 else None
-    pred = (pte[:, 1] >= thr).astype(int) if thr is not None else pte.argmax(1)
-    return dict(strategy=s.name, size='all' if size is None else int(size), seed=int(seed), test_auc=curve_metrics(yte, pte)['auc'],
-                test_balanced_accuracy=float(balanced_accuracy_score(yte, pred)), valid_auc=best[0], best_step=best_step,
-                steps=step, max_steps=steps, n_train=len(tr), n_valid=len(va), n_test=len(yte), image_size=int(data.x.shape[-1]),
-                arch=arch, seconds=round(time.perf_counter() - t0, 2), setup_seconds=round(setup, 2))
+    learn.fit_strategy(epochs, progress=False)
+    n_steps = learn.train_iter   # optimiser steps taken (read now: predicting resets it)
+    pva, yva = predict_probs(learn)
+    pte, yte = predict_probs(learn, test_dl)
+    thr = choose_threshold(yva, pva, rule='balanced') if data.c == 2 and len(np.unique(yva)) == 2 else None
+    m = medical_metrics(yte, pte, thr)
+    return dict(strategy=s.name, size='all' if size is None else int(size), seed=int(seed), test_auc=m['auc'],
+                test_balanced_accuracy=m['balanced_accuracy'], valid_auc=stop.best[0], best_epoch=None if stop.best_epoch is None else stop.best_epoch + 1,
+                epochs=stop.epochs, max_epochs=epochs, steps=n_steps, n_train=len(tr), n_valid=len(va), n_test=len(yte),
+                image_size=int(data.x.shape[-1]), arch=arch, cached=feats is not None, augmented=bool(augment and feats is None),
+                device=str(dev), seconds=round(time.perf_counter() - t0, 2), setup_seconds=round(setup, 2))
 
 # %% ../nbs/08_lab.ipynb #493fb3a8
 LAB_SIZES = (50, 200, 1000, None)   # training-set sizes of the lab (`None`: all images)
@@ -295,7 +323,7 @@ def run_lab(data,                     # a MedMNIST `.npz`, a folder/CSV, a `LabD
             verbose:bool=True,        # progress bar
             similarity=True,          # measure `domain_similarity` of the pool (or pass a number, or `None`)
             seed:int=0,               # the first seed: the seeds are seed, seed+1, ...
-            **kwargs                  # passed to `lab_run`: steps, bs, lr, arch, patience
+            **kwargs                  # passed to `lab_run`: max_epochs, bs, lr, arch, patience, cache, augment
            )->pd.DataFrame:
     "Every strategy x size x seed on `data`, one row per run appended to `out/lab_results.csv`; returns this data set's rows."
     strategies = list(strategies or STRATEGIES)
@@ -313,7 +341,7 @@ def run_lab(data,                     # a MedMNIST `.npz`, a folder/CSV, a `LabD
         similarity = float(prev.iloc[0]) if len(prev) else (domain_similarity(d.x, seed=0).similarity if todo else None)
     for sz, st, sd in (progress_bar(todo) if verbose else todo):
         r = lab_run(d, st, sz, sd, device=dev, **kwargs)
-        row = dict(data=d.name, similarity=similarity, **r, device=str(dev), finished=time.strftime('%Y-%m-%dT%H:%M:%S'))
+        row = dict(data=d.name, similarity=similarity, **r, finished=time.strftime('%Y-%m-%dT%H:%M:%S'))
         _append_row(csv, row)
     res = pd.read_csv(csv)
     return res[res.data == d.name].reset_index(drop=True)
