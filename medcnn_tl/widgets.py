@@ -614,7 +614,7 @@ def _svg(fig, min_fontsize:float=9)->bytes:
     buf = io.BytesIO(); fig.savefig(buf, format='svg', bbox_inches='tight'); plt.close(fig)
     return buf.getvalue()
 
-FIGURE_LAYOUT = dict(height='auto', object_fit='contain', min_width='0')   # an image keeps its aspect ratio when a row shrinks it
+FIGURE_LAYOUT = dict(height='auto', object_fit='contain', min_width='0', align_self='flex-start')   # an image keeps its aspect ratio in a row
 
 def _problem_line(what:str, e:Exception)->str:
     "An exception as one readable red line (no traceback): `what`, then the message."
