@@ -675,7 +675,7 @@ def strategy_selector(dls=None,                      # DataLoaders to measure (d
                                      continuous_update=False, style=wide, layout=widgets.Layout(width='430px'))
     text, settings = widgets.HTML(), widgets.HTML()
     text.add_class('medcnn-recommendation')
-    diagram = widgets.Image(format='svg+xml', layout=widgets.Layout(width='52%', max_width='760px', **FIGURE_LAYOUT))
+    diagram = widgets.Image(format='svg+xml', layout=widgets.Layout(width='100%', max_width='1000px', **FIGURE_LAYOUT))   # its own row: labels readable
     diagrams = {}
     # measuring the data
     measure = widgets.Button(description='measure the sample data' if dls is None else 'measure my data', icon='ruler',
@@ -691,7 +691,7 @@ def strategy_selector(dls=None,                      # DataLoaders to measure (d
     where = 'the embedded chest samples' if data is None else 'your data'
     box = widgets.VBox(([widgets.HTML("<h3>The measured map</h3>"), map_image] if png else []) + [caption,
         widgets.HTML("<h3>Your data set</h3>"), widgets.HBox([n_images, similarity]),
-        widgets.HBox([widgets.VBox([text, settings], layout=widgets.Layout(width='46%', margin='0 16px 0 0')), diagram]),
+        widgets.HBox([widgets.VBox([text], layout=widgets.Layout(width='55%', margin='0 16px 0 0')), settings]), diagram,
         widgets.HBox([measure]), measured,
         widgets.HTML(f"<h3>A live run</h3><p>Trains the chosen strategy on {where} with the map's protocol ({image_size}-px images, "
                      f"at most {steps} optimiser steps of batch {bs}, early-stopped on validation AUC), then tests it.</p>"),
@@ -714,7 +714,7 @@ def strategy_selector(dls=None,                      # DataLoaders to measure (d
                       f"<li>Measured: {html.escape(rec.evidence) if rec.evidence else 'no measured cell near here.'}</li>"
                       f"<li>Why: {html.escape(rec.reason)}</li></ul>")
         settings.value = _settings_html(rec.settings)
-        if rec.strategy not in diagrams: diagrams[rec.strategy] = _svg(plot_strategies(arch, highlight=rec.strategy).figure)
+        if rec.strategy not in diagrams: diagrams[rec.strategy] = _svg(plot_strategies(arch, highlight=rec.strategy).figure, 10)
         if diagram.value != diagrams[rec.strategy]: diagram.value = diagrams[rec.strategy]
 
     def measure_data():
