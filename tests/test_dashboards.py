@@ -358,6 +358,7 @@ def test_strategy_selector_shows_the_map_follows_its_sliders_and_trains_live(ser
     page.wait_for_function("() => { const i = document.querySelector('img.medcnn-map'); return i && i.naturalWidth > 200; }", timeout=120_000)
     page.wait_for_function("() => [...document.querySelectorAll('img')].filter(i => i.naturalWidth > 0).length >= 2", timeout=120_000)
     assert layout_problems(page, SHOTS/'strategy_selector.png') == {}
+    page.locator('img').nth(1).screenshot(path=str(SHOTS/'strategy_selector_diagram.png'))   # the layer-group diagram, to look at
     body = page.inner_text('body')
     assert body.count('Which transfer-learning strategy?') == 1                 # the dashboard's title; the widget adds none
     assert 'python benchmarks/strategy_map.py' in body and 'optimiser steps' in body   # the map's caption: protocol and command
