@@ -131,17 +131,19 @@ LABEL_FILES = ('labels.csv', 'metadata.csv')
 def _is_image_file(p:Path)->bool:
     return p.is_file() and not p.name.startswith('.') and (p.suffix.lower() in IMAGE_EXTS + DICOM_EXTS)
 
-def _patient_from_name(p:Path, patient_re, show_identifying:bool=False):
+def _patient_from_name(p:Path, patient_re, show_identifying:bool=False, root:Path=None):
     "The patient id of file `p` and where it came from: `patient_re` on the name, the DICOM PatientID (as a `pseudonym`), or none."
+    own = (p.relative_to(root) if root is not None else p).with_suffix('').as_posix()   # no id: each image its own patient, even where
+                                                                                     # class folders hold same-named files
     if patient_re is None:
         if p.suffix.lower() in DICOM_EXTS or is_dicom_file(p):   # DICOM knows its patient
             try:
                 pid = str(pydicom.dcmread(p, stop_before_pixels=True, specific_tags=['PatientID']).get('PatientID', '') or '')
                 if pid: return (pid if show_identifying else pseudonym(pid)), 'dicom'
             except Exception: pass
-        return p.stem, None
+        return own, None
     m = re.search(patient_re, p.name)
-    return (m.group(1) if m and m.groups() else (m.group(0) if m else p.stem)), 'regex'
+    return (m.group(1) if m and m.groups() else (m.group(0) if m else own)), 'regex'
 
 # %% ../nbs/04_data.ipynb #5b7f2d90
 _SALT = None
@@ -186,13 +188,13 @@ def _read_folder(folder:Path, patient_re=None, show_identifying:bool=False)->pd.
                 rel = p.relative_to(d).parts
                 if len(rel) < 2: raise DataError("image directly inside a split folder, so it has no class", thing=str(p),
                                                  fix=f"move it into {d}/<class name>/")
-                rows.append((str(p), rel[0], *_patient_from_name(p, patient_re, show_identifying), SPLIT_NAMES[d.name.lower()]))
+                rows.append((str(p), rel[0], *_patient_from_name(p, patient_re, show_identifying, folder), SPLIT_NAMES[d.name.lower()]))
     else:
         loose = [p for p in files if p.parent == folder]
         if loose: raise DataError(f"{len(loose)} image(s) lie directly in the folder, so they have no class", thing=str(folder),
                                   fix="put each image in a sub-folder named after its class, or add a labels.csv (path,label)")
         for p in sorted(files):
-            rows.append((str(p), p.relative_to(folder).parts[0], *_patient_from_name(p, patient_re, show_identifying), None))
+            rows.append((str(p), p.relative_to(folder).parts[0], *_patient_from_name(p, patient_re, show_identifying, folder), None))
     if not rows: raise DataError("the split folders hold no images", thing=str(folder), fix="check the folder")
     df = pd.DataFrame(rows, columns=['item', 'label', 'patient_id', 'from', 'split'])
     kinds = set(df.pop('from').dropna())
@@ -220,21 +222,32 @@ def _read_csv(csv:Path)->pd.DataFrame:
     if blank:
         raise DataError(f"{len(blank)} row(s) have a blank label or a missing one such as NaN or None (first: CSV line {blank[0] + 2}, "
                         f"{df['label'][blank[0]]!r})", thing=str(csv), fix="fill in the labels or delete those rows")
+    if df['label'].str.fullmatch(r'[+-]?\d+').all():   # class numbers: -1 (any number below 0) is the usual 'no label' code, never a class
+        neg = df.index[df['label'].astype(int) < 0].tolist()
+        if neg: raise DataError(f"{len(neg)} row(s) have a negative class number, read as a missing label (first: CSV line {neg[0] + 2}, "
+                                f"{df['label'][neg[0]]!r})", thing=str(csv), fix="class numbers are 0, 1, 2, ...: fill in the labels or delete those rows")
     root, paths = csv.parent, df['path'].str.strip()
     uniq = {p: (Path(p) if Path(p).is_absolute() else root/p) for p in pd.unique(paths)}   # each file checked once
     missing = [p for p, q in uniq.items() if not q.exists()]
     if missing:
         raise DataError(f"{int(paths.isin(set(missing)).sum())} of {len(df)} rows point at files that do not exist (first: {uniq[missing[0]]})",
                         thing=str(csv), fix="paths are relative to the CSV's folder; fix or delete those rows")
+    not_img = [p for p, q in uniq.items() if not (q.is_file() and (q.suffix.lower() in IMAGE_EXTS + DICOM_EXTS or is_dicom_file(q)))]
+    if not_img:
+        raise DataError(f"{int(paths.isin(set(not_img)).sum())} of {len(df)} rows point at something that is not an image file (first: {uniq[not_img[0]]})",
+                        thing=str(csv), fix="list image files (" + ', '.join(IMAGE_EXTS + DICOM_EXTS) + ") or DICOM files only")
+    base = root.resolve()
+    outside = [p for p, q in uniq.items() if not q.resolve().is_relative_to(base)]
     out = pd.DataFrame({'item': paths.map(lambda p: str(uniq[p])).values, 'label': df['label'].values})
     pid = df['patient_id'].str.strip() if 'patient_id' in df else pd.Series([''] * len(df))
-    out['patient_id'] = [q if q else Path(p).stem for q, p in zip(pid, out['item'])]
+    out['patient_id'] = [q if q else Path(p).with_suffix('').as_posix() for q, p in zip(pid, paths)]   # no id: each file its own patient
     if 'split' in df:
         bad = sorted(set(s for s in df['split'].str.strip().str.lower() if s and s not in SPLIT_NAMES))
         if bad: raise DataError(f"unknown split name(s) {bad}", thing=str(csv), fix="use train, valid (or val) and test")
         out['split'] = [SPLIT_NAMES.get(s.strip().lower()) for s in df['split']]
     else: out['split'] = None
     out.attrs['patient_ids'] = 'column' if (pid != '').any() else None
+    out.attrs['outside'] = (int(paths.isin(set(outside)).sum()), str(uniq[outside[0]])) if outside else None   # rows outside the CSV's folder
     return out
 
 # %% ../nbs/04_data.ipynb #5d6c8782
@@ -1070,6 +1083,10 @@ def _inspect(path, show_identifying):
     what = f"{len(df)} {'volumes' if arrays is not None and arrays.volumes else 'images'}, {df['label'].nunique()} classes, "
     what += f"{df['patient_id'].nunique()} patients" if df.attrs.get('patient_ids') else "no patient ids"
     lines += [f"Data set {p}: {what}", '']
+    if df.attrs.get('outside'):
+        n, first = df.attrs['outside']
+        lines += [f"Warning: {n} of {len(df)} rows point at files outside the CSV's folder {p.parent if p.is_file() else p} (first: {first}). "
+                  "Check that the CSV lists the images you mean; keep a data set's images under its CSV's folder.", '']
     lines += summ.to_string(index=False).splitlines()
     lines += [''] + _leakage_lines(df, show_identifying)
     if df['split'].isna().all(): lines.append("No splits given: get_dls will split by patient (valid_pct).")

@@ -6,7 +6,7 @@ Docs: https://medcnn-tl.github.io/medcnn_tl/train.html.md"""
 
 # %% ../nbs/08a_train.ipynb #875cd045
 from __future__ import annotations
-import json, math, time
+import json, math, time, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
 import torch
@@ -27,13 +27,14 @@ with quiet_notices():
     from fastai.losses import CrossEntropyLossFlat
 
 # %% auto #0
-__all__ = ['TRAIN_SIZE', 'TRAIN_FOLDS', 'TRAIN_MINUTES', 'TRAIN_STEPS', 'LAB_MODEL', 'fold_ids', 'Deadline', 'jsonable',
-           'train_source', 'LabModel', 'load_lab_model']
+__all__ = ['TRAIN_SIZE', 'TRAIN_FOLDS', 'TRAIN_MINUTES', 'MIN_PER_CLASS', 'TRAIN_STEPS', 'LAB_MODEL', 'fold_ids',
+           'check_enough_data', 'Deadline', 'jsonable', 'train_source', 'LabModel', 'load_lab_model']
 
 # %% ../nbs/08a_train.ipynb #d3bdf700
 TRAIN_SIZE = 64      # default image size of `train_source` (small images are enlarged: pretrained filters expect detail)
 TRAIN_FOLDS = 5      # members of the cross-fitted ensemble (each holds out one fold)
 TRAIN_MINUTES = 13.0 # default time budget of the training part (loading, evaluation and plots come on top)
+MIN_PER_CLASS = 2    # images of each class that every member's training set and the validation (held-out) set need at least
 TRAIN_STEPS = 16000  # images seen per member: epochs = TRAIN_STEPS / training images, between 4 and 30
 
 # %% ../nbs/08a_train.ipynb #142d48e2
@@ -51,6 +52,27 @@ def fold_ids(df:pd.DataFrame,  # a source table (`patient_id`, `label`, `split` 
     ids = np.zeros(len(d), int)
     for f, (_, va) in enumerate(cv.split(groups, y, groups)): ids[va] = f
     return ids, k
+
+def check_enough_data(df:pd.DataFrame, # a source table (`label`, `split` columns), as `get_dls` keeps it
+                      pool,            # boolean mask of the pooled (train + valid) rows
+                      fold_of,         # the fold of each pooled row (`fold_ids`); with `k` = 1: 0 = validation, 1 = training
+                      k:int,           # number of folds (1: the given train/valid split)
+                      thing:str        # the data's name, for the message
+                     ):
+    "`DataError` unless every class has `MIN_PER_CLASS` images in each member's training set and in the held-out set."
+    if df.attrs.get('multi_label'): return
+    y, vocab = df['label'].astype(str).values[pool], sorted(set(df['label'].astype(str)))
+    checks = [(f"member {m + 1}'s training set" if k > 1 else "the training set", fold_of != m if k > 1 else fold_of == 1) for m in range(k)]
+    checks.append(("the validation set" if k == 1 else "the held-out (validation) set", np.ones(len(y), bool) if k > 1 else fold_of == 0))
+    for where, mask in checks:
+        counts = pd.Series(y[mask]).value_counts().reindex(vocab, fill_value=0)
+        if counts.min() < MIN_PER_CLASS:
+            have = ', '.join(f"{c}: {n}" for c, n in counts.items())
+            raise DataError(f"too few images to train and evaluate: {where} has {have} image(s) per class, and each class needs at least "
+                            f"{MIN_PER_CLASS} ({int(pool.sum())} train+valid images in {k} fold(s))", thing=thing,
+                            fix=(f"add images of every class (about {MIN_PER_CLASS * (k + 1)} per class for {k} folds)"
+                                 + (", or use fewer folds (CLI: --folds 2)" if k > 2 else '')) if k > 1 else
+                                 f"add images so that each class has at least {MIN_PER_CLASS} in training and {MIN_PER_CLASS} in validation")
 
 # %% ../nbs/08a_train.ipynb #51ed869a
 class Deadline(Callback):
@@ -93,12 +115,18 @@ def train_source(data,                 # a folder, CSV, MedMNIST .npz or DICOM f
     if minutes is not None and not minutes > 0:
         raise BadArgumentError(f"minutes must be positive, got {minutes!r}", thing="minutes", fix="use e.g. --minutes 12")
     deadline = t0 + 60*minutes if minutes is not None else float('inf')
-    base = get_dls(data, size=size, bs=bs or 32, seed=seed, show_progress=False, device=device)
+    with warnings.catch_warnings(record=True) as said:   # get_dls's notes (e.g. a small batch) come after the check below, not before its error
+        warnings.simplefilter('always')
+        base = get_dls(data, size=size, bs=bs or 32, seed=seed, show_progress=False, device=device)
     df, store, cfg0 = base.source_df, base.store, base.config
     test_dl = get_test_dl(data, base)
     pool = df['split'].isin(['train', 'valid']).values
     n_pool = int(pool.sum())
     bs = bs or (16 if n_pool < 250 else 32)
+    if folds > 1: fold_of, k = fold_ids(df, pool, folds, seed)
+    else: fold_of, k = np.where(df['split'].values[pool] == 'valid', 0, 1), 1
+    check_enough_data(df, pool, fold_of, k, str(data) if not isinstance(data, pd.DataFrame) else 'the table')   # before any training
+    for w in said: warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     sim = est = rec = None
     if strategy == 'auto':
         sim = domain_similarity(base, arch, seed=seed)   # the selector's axis: how close the images are to ImageNet, no labels
@@ -106,8 +134,6 @@ def train_source(data,                 # a folder, CSV, MedMNIST .npz or DICOM f
         rec = recommend(int((df['split'] == 'train').sum()), sim.similarity); strategy = rec.strategy
         if verbose: print(f"Measured {sim}\nMeasured {est}\nThe selector recommends {rec.strategy}: {rec.reason}")
     strategy = strategy or 'train_entire'
-    if folds > 1: fold_of, k = fold_ids(df, pool, folds, seed)
-    else: fold_of, k = np.where(df['split'].values[pool] == 'valid', 0, 1), 1
     n_member = int(round(n_pool*(k-1)/k)) if k > 1 else int((df['split'] == 'train').sum())
     epochs = epochs or int(np.clip(math.ceil(TRAIN_STEPS/max(n_member, 1)), 4, 30))
     if verbose:

@@ -18,9 +18,9 @@ from .train import LAB_MODEL, LabModel, load_lab_model   # the model lab's model
 
 # %% auto #0
 __all__ = ['SAMPLE_IMAGES', 'ACTIVATIONS', 'POOLINGS', 'RGB_WINDOWS', 'MAX_UPLOAD_BYTES', 'UPLOAD_MAX_PIXELS', 'SETTING_NAMES',
-           'MAP_COMMAND', 'as_gray', 'parse_kernel', 'conv_step', 'sample_image', 'conv_stages', 'conv_explorer',
-           'accuracy_vs_compute', 'arch_explorer', 'read_volume', 'window_explorer', 'image_from_upload', 'model_lab',
-           'strategy_selector', 'operating_point_explorer']
+           'MAP_COMMAND', 'FIGURE_LAYOUT', 'as_gray', 'parse_kernel', 'conv_step', 'sample_image', 'conv_stages',
+           'conv_explorer', 'accuracy_vs_compute', 'place_labels', 'arch_explorer', 'read_volume', 'window_explorer',
+           'image_from_upload', 'model_lab', 'strategy_selector', 'operating_point_explorer']
 
 # %% ../nbs/10_widgets.ipynb #948ae51d
 def as_gray(image, # 2-D array, (H, W, 3) RGB array, or tensor
@@ -186,7 +186,8 @@ def _info_html(name:str, s)->str:
     return (f"<h3>{name}{f' ({info.year})' if info.year else ''}</h3><p><i>{info.idea}</i></p>"
             f"<p><b>{s.total_params:,}</b> parameters &nbsp; <b>{s.total_mult_adds / 1e9:.3f} G</b> multiply-adds "
             f"per {'×'.join(map(str, info.input_size))} image</p>"
-            f"<table><tr><th>source</th><th>ImageNet top-1 (%)</th><th>details</th></tr>{rows}</table>")
+            f"<table style='width:100%;table-layout:fixed;overflow-wrap:anywhere'><colgroup><col style='width:22%'><col style='width:18%'><col></colgroup>"
+            f"<tr><th>source</th><th>ImageNet top-1 (%)</th><th>details</th></tr>{rows}</table>")
 
 
 # %% ../nbs/10_widgets.ipynb #0e181b20
@@ -209,7 +210,8 @@ def _arch_panel(name:str, names:list):
     dropdown = widgets.Dropdown(options=names, value=name, description='network')
     info, diagram, table = widgets.HTML(), widgets.Output(), widgets.HTML()
     tabs = widgets.Tab(children=[diagram, table], titles=('block diagram', 'layer table'))
-    panel = widgets.VBox([dropdown, info, tabs], layout=widgets.Layout(width='50%'))
+    info.layout = widgets.Layout(width='100%', overflow='hidden')
+    panel = widgets.VBox([dropdown, info, tabs], layout=widgets.Layout(width='50%', min_width='0', padding='0 8px 0 0', overflow='hidden'))
     def show(*_):
         a = arch_info(dropdown.value)
         s = summary(build_arch(dropdown.value, 'meta'), a.input_size)       # no weights in memory: instant even for VGG-19
@@ -222,6 +224,20 @@ def _arch_panel(name:str, names:list):
     dropdown.observe(show, names='value')
     panel.dropdown, panel.info, panel.table, panel.show = dropdown, info, table, show
     return panel
+
+def place_labels(ax, xs, ys, texts, fontsize:float=8):
+    "Annotate points (`xs`, `ys`) of `ax` with `texts`, each at the first of a few offsets where it overlaps no label already placed."
+    fig = ax.figure; renderer = fig.canvas.get_renderer(); placed = []
+    offsets = [(4, -3, 'left'), (4, 7, 'left'), (4, -12, 'left'), (-4, -3, 'right'), (-4, 7, 'right'), (-4, -12, 'right'), (4, 16, 'left'), (4, -20, 'left')]
+    for x, y, t in zip(xs, ys, texts):
+        for dx, dy, ha in offsets:
+            a = ax.annotate(t, (x, y), fontsize=fontsize, xytext=(dx, dy), textcoords='offset points', ha=ha, va='center')
+            bb = a.get_window_extent(renderer)
+            if not any(bb.overlaps(o) for o in placed): break
+            a.remove()
+        else: a = ax.annotate(t, (x, y), fontsize=fontsize, xytext=offsets[0][:2], textcoords='offset points', va='center'); bb = a.get_window_extent(renderer)
+        placed.append(bb)
+    return placed
 
 def arch_explorer(name:str='resnet18',    # the network on the left
                   other:str='densenet121' # the network on the right
@@ -239,15 +255,15 @@ def arch_explorer(name:str='resnet18',    # the network on the left
         with scatter:
             fig, ax = plt.subplots(figsize=(9, 3.8))
             ax.scatter(points.gmacs, points.top1, s=points.params / 1e6 * 3 + 10, color='0.6', alpha=0.7)
-            for r in points.itertuples(): ax.annotate(r.name, (r.gmacs, r.top1), fontsize=7, xytext=(4, -3), textcoords='offset points')
+            ax.set_xscale('log'); ax.set_xlabel('multiply-adds per 224×224 image (G, log scale)'); ax.set_ylabel('ImageNet top-1 (%)')
+            ax.set_title("Accuracy vs computation (torchvision's weights, one centre crop; dot area ∝ parameters)", fontsize=10)
+            fig.tight_layout(); place_labels(ax, points.gmacs, points.top1, points.name, fontsize=8)   # placed in the final axes
             for panel, colour in ((left, 'C0'), (right, 'C3')):
                 chosen = points[points.name == panel.dropdown.value]
                 if len(chosen): ax.scatter(chosen.gmacs, chosen.top1, s=160, facecolor='none', edgecolor=colour, lw=2.5,
                                            label=panel.dropdown.value)
                 else: ax.plot([], [], ' ', label=f"{panel.dropdown.value}: no ImageNet top-1")
-            ax.set_xscale('log'); ax.set_xlabel('multiply-adds per 224×224 image (G, log scale)')
-            ax.set_ylabel('ImageNet top-1 (%)'); ax.legend(loc='lower right', fontsize=8)
-            ax.set_title("Accuracy vs computation (torchvision's weights, one centre crop; dot area ∝ parameters)", fontsize=10)
+            ax.legend(loc='lower right', fontsize=8)
             plt.tight_layout(); plt.show()
     for panel in (left, right):
         panel.show(); panel.dropdown.observe(plot, names='value')
@@ -304,7 +320,8 @@ def window_explorer(source,               # a DICOM file, a folder of one series
     preset = widgets.Dropdown(options=['(file)'] + list(WINDOWS), value='(file)', description='preset')
     row = widgets.IntSlider(value=H // 2, min=0, max=H - 1, description='pixel row')
     col = widgets.IntSlider(value=W // 2, min=0, max=W - 1, description='pixel col')
-    rgb = widgets.Checkbox(value=False, description=f"RGB view: {' / '.join(map(str, rgb_windows))}")
+    rgb = widgets.Checkbox(value=False, description=f"RGB view: {' / '.join(map(str, rgb_windows))}", indent=False,
+                           style=dict(description_width='initial'), layout=widgets.Layout(width='auto', margin='0 0 0 12px'))
     readout, out = widgets.HTML(), widgets.Output()
 
     def draw(*_):
@@ -589,6 +606,16 @@ def _png(fig, dpi:int=80)->bytes:
     buf = io.BytesIO(); fig.savefig(buf, format='png', dpi=dpi, bbox_inches='tight'); plt.close(fig)
     return buf.getvalue()
 
+def _svg(fig, min_fontsize:float=9)->bytes:
+    "A matplotlib figure as SVG bytes (sharp at any projector size; text at least `min_fontsize` pt), the figure closed."
+    import io
+    for t in fig.findobj(plt.Text):
+        if t.get_text() and t.get_fontsize() < min_fontsize: t.set_fontsize(min_fontsize)
+    buf = io.BytesIO(); fig.savefig(buf, format='svg', bbox_inches='tight'); plt.close(fig)
+    return buf.getvalue()
+
+FIGURE_LAYOUT = dict(height='auto', object_fit='contain', min_width='0', align_self='flex-start')   # an image keeps its aspect ratio in a row
+
 def _problem_line(what:str, e:Exception)->str:
     "An exception as one readable red line (no traceback): `what`, then the message."
     import html
@@ -638,8 +665,8 @@ def strategy_selector(dls=None,                      # DataLoaders to measure (d
     rows, wide = _map_rows(smap), dict(description_width='initial')
     # the measured map
     caption = widgets.HTML(_map_caption(smap))
-    png = _png(plot_strategy_map(rows).figure) if len(rows) and show_map else b''
-    map_image = widgets.Image(value=png, format='png', layout=widgets.Layout(max_width='900px'))
+    png = _svg(plot_strategy_map(rows).figure, 10) if len(rows) and show_map else b''
+    map_image = widgets.Image(value=png, format='svg+xml', layout=widgets.Layout(width='100%', max_width='900px', **FIGURE_LAYOUT))
     map_image.add_class('medcnn-map')
     # the sliders and the answer
     n_images = widgets.FloatLogSlider(value=300, base=10, min=1, max=5, step=0.05, description='labelled images', readout_format='.0f',
@@ -648,7 +675,7 @@ def strategy_selector(dls=None,                      # DataLoaders to measure (d
                                      continuous_update=False, style=wide, layout=widgets.Layout(width='430px'))
     text, settings = widgets.HTML(), widgets.HTML()
     text.add_class('medcnn-recommendation')
-    diagram = widgets.Image(format='png', layout=widgets.Layout(max_width='760px'))
+    diagram = widgets.Image(format='svg+xml', layout=widgets.Layout(width='100%', max_width='1000px', **FIGURE_LAYOUT))   # its own row: labels readable
     diagrams = {}
     # measuring the data
     measure = widgets.Button(description='measure the sample data' if dls is None else 'measure my data', icon='ruler',
@@ -664,7 +691,7 @@ def strategy_selector(dls=None,                      # DataLoaders to measure (d
     where = 'the embedded chest samples' if data is None else 'your data'
     box = widgets.VBox(([widgets.HTML("<h3>The measured map</h3>"), map_image] if png else []) + [caption,
         widgets.HTML("<h3>Your data set</h3>"), widgets.HBox([n_images, similarity]),
-        widgets.HBox([widgets.VBox([text, settings], layout=widgets.Layout(width='46%', margin='0 16px 0 0')), diagram]),
+        widgets.HBox([widgets.VBox([text], layout=widgets.Layout(width='55%', margin='0 16px 0 0')), settings]), diagram,
         widgets.HBox([measure]), measured,
         widgets.HTML(f"<h3>A live run</h3><p>Trains the chosen strategy on {where} with the map's protocol ({image_size}-px images, "
                      f"at most {steps} optimiser steps of batch {bs}, early-stopped on validation AUC), then tests it.</p>"),
@@ -687,7 +714,7 @@ def strategy_selector(dls=None,                      # DataLoaders to measure (d
                       f"<li>Measured: {html.escape(rec.evidence) if rec.evidence else 'no measured cell near here.'}</li>"
                       f"<li>Why: {html.escape(rec.reason)}</li></ul>")
         settings.value = _settings_html(rec.settings)
-        if rec.strategy not in diagrams: diagrams[rec.strategy] = _png(plot_strategies(arch, highlight=rec.strategy).figure, dpi=90)
+        if rec.strategy not in diagrams: diagrams[rec.strategy] = _svg(plot_strategies(arch, highlight=rec.strategy).figure, 10)
         if diagram.value != diagrams[rec.strategy]: diagram.value = diagrams[rec.strategy]
 
     def measure_data():

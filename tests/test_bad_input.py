@@ -62,12 +62,12 @@ def test_inspect_every_sample(name):
         expect = [f'{n} images', '2 classes', '0 patient(s) in more than one split'] + ([f'{n_pat} patients'] if n_pat else [])
     elif p.suffix == '.dcm':
         ds = pydicom.dcmread(p)
-        expect = [f'{ds.Columns} x {ds.Rows}', f'modality           {ds.Modality}']
+        expect = [f'{ds.Rows} x {ds.Columns}', f'modality           {ds.Modality}']
         if 'PatientName' in ds: expect.append('PatientName')   # shown as a hidden element, never its value
         if ds.get('PatientName'): assert str(ds.PatientName) not in text
     else:
         w, h = Image.open(p).size
-        expect = [f'{w} x {h}', f"channels           {len(Image.open(p).getbands())}"]
+        expect = [f'{h} x {w}', f"channels           {len(Image.open(p).getbands())}"]
     missing = [e for e in expect if e not in text]
     assert not missing, (missing, text)
 
@@ -256,6 +256,7 @@ def twelve_dicoms(tmp_path_factory):
     "12 CT slices in class folders (3 slices of each of the 4 phantom patients), no CSV: patient ids from the headers."
     d = tmp_path_factory.mktemp('dicom12')
     lab = pd.read_csv(samples_path('ct_phantom')/'labels.csv')
+    lab = lab.sort_values(['patient_id', 'label'], kind='stable')     # lesion slices first: 6 lesion, 6 no_lesion (enough of each to train)
     for k, r in enumerate(lab.groupby('patient_id').head(3).itertuples()):
         (d/r.label).mkdir(exist_ok=True); shutil.copy(samples_path('ct_phantom')/r.path, d/r.label/f'slice_{k:02d}.dcm')
     return d
@@ -308,3 +309,19 @@ def test_random_npz(tmp_path, shape, dtype, lshape, lval):
     try: read_source(f)
     except MedcnnError as e: assert '\n' not in str(e); return
     only_medcnn_errors(get_dls, f, size=8, show_progress=False, num_workers=0)   # only what reads well goes on to get_dls
+
+def test_careless_csvs_and_too_little_data_are_one_clear_line(tmp_path):
+    "Issue 22: -1 labels, a CSV listing /etc/passwd, three images: one line naming the file, before any training."
+    for k in range(3): Image.fromarray(np.full((8, 8), 80 * k, np.uint8)).save(tmp_path/f'{k}.png')
+    cases = {'neg.csv': ("path,label\n0.png,0\n1.png,1\n2.png,-1\n", ['negative class number', "CSV line 4, '-1'"]),
+             'nan.csv': ("path,label\n0.png,0\n1.png,NaN\n2.png,1\n", ['missing one such as NaN', 'CSV line 3']),
+             'passwd.csv': ("path,label\n0.png,a\n1.png,b\n/etc/passwd,a\n", ['not an image file', '/etc/passwd']),
+             'three.csv': ("path,label\n0.png,a\n1.png,b\n2.png,a\n", ['too few images to train and evaluate', '--folds'])}
+    for name, (text, words) in cases.items():
+        (tmp_path/name).write_text(text)
+        r = cli('train', tmp_path/name, '--size', '32', '--epochs', '1', '--out', tmp_path/'runs')
+        one_error_line(r, str(tmp_path/name), *words)
+        assert not (tmp_path/'runs').exists()                     # refused before a run folder was made
+    r = cli('inspect', tmp_path/'passwd.csv')
+    one_error_line(r, 'not an image file')
+    assert 'root:' not in r['out'] + r['err']                     # the file's content is never read out

@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which('chromium') or '/usr/bin/chromium'
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium not installed (apt-get install chromium)")
 playwright = pytest.importorskip('playwright.sync_api')
+SHOTS = Path(os.environ.get('MEDCNN_TL_SHOTS', '/tmp'))   # where the layout checks leave their screenshots, to look at
 BROWSER_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
                 '--disable-sync', '--no-first-run', '--disable-quic']
 
@@ -128,6 +129,37 @@ def slider(page, label):
 def select(page, label):
     return page.locator('.widget-dropdown', has_text=label).locator('select').first
 
+
+LAYOUT_JS = """() => {
+  const shown = e => { const r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0 && getComputedStyle(e).visibility !== 'hidden'; };
+  const name = e => (e.innerText || e.src || '').slice(0, 60);
+  const clipped = [...document.querySelectorAll('.widget-label, .widget-label-basic, .widget-readout, .widget-html-content, .widget-checkbox label, label, button')]
+      .filter(shown).filter(e => e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX !== 'auto' && getComputedStyle(e).overflowX !== 'scroll')
+      .map(e => [name(e), e.scrollWidth, e.clientWidth]);
+  const labels = [...document.querySelectorAll('.widget-label, .widget-readout, .widget-checkbox label')].filter(shown)
+      .filter(e => e.innerText.trim());
+  const overlaps = [];
+  labels.forEach((a, i) => labels.slice(i + 1).forEach(b => {
+      const r = a.getBoundingClientRect(), q = b.getBoundingClientRect();
+      const w = Math.min(r.right, q.right) - Math.max(r.left, q.left), h = Math.min(r.bottom, q.bottom) - Math.max(r.top, q.top);
+      if (w > 1 && h > 1 && !a.contains(b) && !b.contains(a)) overlaps.push([name(a), name(b)]); }));
+  const stretched = [...document.querySelectorAll('img')].filter(shown).filter(e => e.naturalWidth > 0)
+      .map(e => { const r = e.getBoundingClientRect(); return [name(e), e.naturalWidth / e.naturalHeight, r.width / r.height]; })
+      .filter(([n, a, b]) => Math.abs(a - b) / a > 0.02);
+  const wider = [...document.querySelectorAll('.widget-html-content, .widget-label, img')].filter(shown)
+      .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1).map(name);
+  return {clipped, overlaps, stretched, wider};
+}"""
+
+def layout_problems(page, shot=None):
+    "What a projector at 1280 px would show wrong: clipped text, overlapping labels, stretched images, content past the right edge."
+    if shot: page.screenshot(path=str(shot), full_page=True)
+    found = page.evaluate(LAYOUT_JS)
+    return {k: v for k, v in found.items() if v}
+
+def at_projector_width(page):
+    page.set_viewport_size(dict(width=1280, height=900))
+
 # ---------------------------------------------------------------- the server
 def test_server_refuses_requests_without_the_token_or_with_a_foreign_host(serve):
     s = serve('ct_windowing')
@@ -230,6 +262,7 @@ def test_conv_explorer_every_control_changes_what_is_shown(serve, page):
 
 def test_ct_windowing_scrolls_reads_values_and_shows_rgb(serve, page):
     s = serve('ct_windowing')
+    at_projector_width(page)
     open_dashboard(page, s, 'slice 6 of 10')
     text = page.inner_text('body')
     assert 'HU' in text and 'value at (row 48, col 48)' in text
@@ -247,14 +280,18 @@ def test_ct_windowing_scrolls_reads_values_and_shows_rgb(serve, page):
     before = img_srcs(page)
     page.locator('.widget-checkbox', has_text='RGB').locator('input').first.check()
     wait_text(page, 'RGB view: R lung, G abdomen, B bone'); wait_redraw(page, before)
+    assert layout_problems(page, SHOTS/'ct_windowing.png') == {}
     no_errors_and_nothing_fetched_outside(page)
 
 def test_architectures_compares_two_networks_and_plots_the_scatter(serve, page):
     import torchvision
     s = serve('architectures')
+    at_projector_width(page)
     open_dashboard(page, s, '11,689,512')                                   # ResNet-18 on the left
     wait_text(page, '7,978,856')                                           # DenseNet-121 on the right
     wait_text(page, 'Accuracy vs computation')
+    page.wait_for_function("() => [...document.querySelectorAll('img')].filter(i => i.naturalWidth > 0).length >= 3", timeout=120_000)
+    assert layout_problems(page, SHOTS/'architectures.png') == {}
     n_vgg = sum(p.numel() for p in torchvision.models.vgg16(weights=None).parameters())
     before = img_srcs(page)
     page.locator('.widget-dropdown select').nth(1).select_option('vgg16')
@@ -314,10 +351,14 @@ def test_strategy_selector_shows_the_map_follows_its_sliders_and_trains_live(ser
     "The shipped map at load (no training), the recommendation following the similarity slider as `recommend` says, the title once, and one live run."
     from medcnn_tl.selector import recommend
     s = serve('strategy_selector')
+    at_projector_width(page)
     open_dashboard(page, s, 'Which transfer-learning strategy?')
     recommendation = lambda: page.locator('.medcnn-recommendation').inner_text()
     wait_text(page, 'Recommended:', timeout=300_000)
     page.wait_for_function("() => { const i = document.querySelector('img.medcnn-map'); return i && i.naturalWidth > 200; }", timeout=120_000)
+    page.wait_for_function("() => [...document.querySelectorAll('img')].filter(i => i.naturalWidth > 0).length >= 2", timeout=120_000)
+    assert layout_problems(page, SHOTS/'strategy_selector.png') == {}
+    page.locator('img').nth(1).screenshot(path=str(SHOTS/'strategy_selector_diagram.png'))   # the layer-group diagram, to look at
     body = page.inner_text('body')
     assert body.count('Which transfer-learning strategy?') == 1                 # the dashboard's title; the widget adds none
     assert 'python benchmarks/strategy_map.py' in body and 'optimiser steps' in body   # the map's caption: protocol and command
