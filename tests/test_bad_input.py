@@ -198,11 +198,13 @@ def test_a_zip_bomb_npz_is_sized_before_it_is_read(tmp_path, baseline_mb):
     assert r['peak_mb'] < baseline_mb + EXTRA_MB, (r['peak_mb'], baseline_mb)
 
 def test_recommend_measures_a_zip_bomb_npz_from_a_sample(tmp_path):
-    f = _zeros_npz(tmp_path/'zeros_12k.npz')
-    r = cli('recommend', f)                                         # 12,000 images measured from a sample: never 600 MB at once
+    f = _zeros_npz(tmp_path/'zeros_24k.npz', n=24000)
+    r = cli('recommend', f)                                         # 24,000 images measured from a sample: never 1.2 GB at once
     assert r['rc'] == 0 and 'domain similarity' in r['out'], r
     small = cli('recommend', samples_path('chest_phantom_28.npz'))  # the same command on a 28-pixel file: torch, the backbone
-    assert r['peak_mb'] < small['peak_mb'] + EXTRA_MB, (r['peak_mb'], small['peak_mb'])   # a bounded sample (at 224 px), not the file
+    # the bounded sample (a few hundred images at 224 px) costs ~400-500 MB over the small file's run (measured: +493 MB in a
+    # fresh venv); reading the archive whole would cost its 1,204 MB of pixels on top, so 700 MB separates the two
+    assert r['peak_mb'] < small['peak_mb'] + 700, (r['peak_mb'], small['peak_mb'])
 
 def test_a_large_npz_streams_from_the_disk_cache(tmp_path, monkeypatch):
     import medcnn_tl.data as D
