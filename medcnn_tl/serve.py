@@ -17,7 +17,7 @@ import medcnn_tl
 
 # %% auto #0
 __all__ = ['dashboards_dir', 'list_dashboards', 'dashboard_description', 'is_local_host', 'offline_template', 'KernelCap',
-           'CappedKernelManager', 'voila_config', 'descendants', 'is_alive', 'serve_dashboard']
+           'WholePages', 'CappedKernelManager', 'voila_config', 'descendants', 'is_alive', 'serve_dashboard']
 
 # %% ../nbs/11a_serve.ipynb #0f057b0e
 def dashboards_dir()->Path:
@@ -133,9 +133,29 @@ class KernelCap(LoggingConfigurable):
                 raise web.HTTPError(503, why, reason=why)   # Voila's error page shows the reason, not the message
             await asyncio.sleep(1)
 
+# %% ../nbs/11a_serve.ipynb #147b8635
+class WholePages(LoggingConfigurable):
+    "Mixin for Voila's preheating kernel manager: a page is served from a spare kernel only once that kernel has run the whole notebook."
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        serve = getattr(self, 'get_rendered_notebook', None)   # present when Voila wraps this class for preheating
+        if serve is None: return
+        async def get_rendered_notebook(notebook_name, *args, **kw):
+            await self.prerendered(notebook_name)
+            return await serve(notebook_name, *args, **kw)
+        self.get_rendered_notebook = get_rendered_notebook
+
+    async def prerendered(self, notebook_name:str):
+        "Wait until the next spare kernel of `notebook_name` has finished running the notebook (or failed: Voila reports that)."
+        while (pool := getattr(self, '_pools', {}).get(notebook_name)):
+            try: task = (await asyncio.shield(pool[0]))['task']
+            except Exception: return
+            if task.done(): return
+            await asyncio.wait([task])
+
 # %% ../nbs/11a_serve.ipynb #ea8b92a6
-class CappedKernelManager(KernelCap, AsyncMappingKernelManager):
-    "jupyter_server's kernel manager with `KernelCap`: what `voila_config` names as Voila's `multi_kernel_manager_class`."
+class CappedKernelManager(KernelCap, WholePages, AsyncMappingKernelManager):
+    "jupyter_server's kernel manager with `KernelCap` and `WholePages`: what `voila_config` names as Voila's `multi_kernel_manager_class`."
 
 # %% ../nbs/11a_serve.ipynb #8ec14be5
 def voila_config(host:str='127.0.0.1', # the address to listen on; anything not local needs the token and gets a warning

@@ -5,7 +5,8 @@
 - `run_cli(*args)` / the `cli` fixture: run `medcnn-tl ARGS` in a child process and return its `CompletedProcess`
   (`returncode`, `stdout`, `stderr`), with `MPLBACKEND=Agg` and a timeout, so no test waits forever.
 - `one_error_line(r, *words)`: a user's mistake ends as exit code 1 and one `medcnn-tl ...: ... Fix: ...` line.
-- the `wheel` fixture: `pip wheel` of this checkout, built once per session and shared (packaging, install cell).
+- the `wheel` fixture: `pip wheel` of this checkout, built once per run and shared by the test processes (packaging,
+  install cell).
 - markers (registered in `pyproject.toml`): `slow` tests are left out unless asked for (`pytest -m slow`, or
   `pytest -m ""` for everything); `browser` tests drive Debian's Chromium.
 """
@@ -44,10 +45,16 @@ def cli():
 
 @pytest.fixture(scope='session')
 def wheel(tmp_path_factory) -> Path:
-    "The wheel of this checkout, built once for the session (`pip wheel --no-deps --no-build-isolation`)."
-    out = tmp_path_factory.mktemp('wheel')
-    r = subprocess.run([sys.executable, '-m', 'pip', 'wheel', '--no-deps', '--no-build-isolation', '-q', '-w', str(out), str(ROOT)],
-                       capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stderr[-3000:]
+    """The wheel of this checkout, built once for the whole run (`pip wheel --no-deps --no-build-isolation`): the pytest-xdist
+    workers share one build, the first to ask builds it under a file lock."""
+    from filelock import FileLock   # a dependency of torch
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get('PYTEST_XDIST_WORKER') else base   # the run's folder, common to its workers
+    out = shared/'medcnn_wheel'
+    with FileLock(str(shared/'medcnn_wheel.lock')):
+        if not list(out.glob('medcnn_tl-*.whl')):
+            r = subprocess.run([sys.executable, '-m', 'pip', 'wheel', '--no-deps', '--no-build-isolation', '-q', '-w', str(out), str(ROOT)],
+                               capture_output=True, text=True, timeout=600)
+            assert r.returncode == 0, r.stderr[-3000:]
     (whl,) = out.glob('medcnn_tl-*.whl')
     return whl

@@ -93,10 +93,7 @@ def open_dashboard(page, server, ready_text):
     "Load the dashboard and wait until `ready_text` shows; fail with the end of the server log otherwise."
     try:
         page.goto(server.url, wait_until='commit', timeout=120_000)
-        try: page.get_by_text(ready_text, exact=False).first.wait_for(timeout=150_000)
-        except playwright.Error:   # once, under load, a first page never got its widgets (kernel up, no error): load it again, as a user would
-            page.reload(wait_until='commit', timeout=120_000)
-            page.get_by_text(ready_text, exact=False).first.wait_for(timeout=240_000)
+        page.get_by_text(ready_text, exact=False).first.wait_for(timeout=180_000)   # the first visitor, no reload (see serve.WholePages)
     except playwright.Error as e:
         pytest.fail(f"{server.url} did not show {ready_text!r}: {e}\n--- server log ---\n{server.log_path.read_text()[-3000:]}")
 

@@ -15,8 +15,9 @@ What a lesson in `nbs/lessons/` must have (`test_lesson_structure`):
 7. its clean copy in `nbs/lessons/clean/` current (`python tools/make_clean.py`).
 
 Each lesson is executed once per CI run, by `nbdev-test` (the README's test command runs every cell of every lesson and
-of its solutions); `test_nbdev_test_runs_every_lesson` checks that nothing takes a lesson out of that run.
-`test_lesson_executes` (marked `slow`: `pytest -m slow tests/test_lessons.py`) runs each lesson once more, in a real
+of its solutions but the answer keys' `slow` ones); `test_nbdev_test_runs_every_lesson` checks that nothing takes a lesson out of that run.
+`test_lesson_executes` (marked `slow`: `pytest -m slow tests/test_lessons.py`) runs each lesson and answer key (with its
+`slow` cells) once more, in a real
 Jupyter kernel through nbclient as Jupyter, Voila and `jupyter nbconvert --execute` do, and fails when it takes longer
 than `MEDCNN_LESSON_TIMEOUT` seconds (default 600) instead of hanging: run it before teaching, or after changing the
 kernel-side stack (ipykernel, pyzmq, nbclient). `MEDCNN_LESSON_RUNS` (default 1) repeats it, to catch a rare hang.
@@ -141,16 +142,21 @@ def _skip_flags() -> set:
 @pytest.mark.parametrize('folder', ['.', 'solutions'])
 def test_nbdev_test_runs_every_lesson(folder):
     """The one execution of each lesson (and solutions notebook) in CI is the README's `nbdev-test`: no `.notest` file
-    beside them, no `skip_exec` front matter, and no cell flagged with a flag that command skips."""
+    beside them, no `skip_exec` front matter, and no lesson cell flagged with a flag that command skips. In an answer key
+    (solutions), only the answer of an exercise may be flagged `slow` (a longer experiment, run by `nbdev-test --flags
+    slow` and by `test_lesson_executes`): never its setup cells, and at least one code cell of each key runs in CI."""
     where = LESSONS/folder
     assert not (where/'.notest').exists(), f"nbs/lessons/{folder}/.notest takes these notebooks out of nbdev-test: nothing else runs them in CI"
     skipped, problems = _skip_flags(), []
     for nb in sorted(where.glob('*.ipynb')):
         cs = cells(nb)
         if cs and re.search(r'^\s*-?\s*skip_exec:\s*true', cs[0]['source'], re.M | re.I): problems.append(f"{nb.name}: skip_exec front matter")
-        for i, c in enumerate(cs):
-            flags = set(re.findall(r'^#\|\s*(\w+)\s*$', c['source'], re.M)) if c['cell_type'] == 'code' else set()
-            if flags & skipped: problems.append(f"{nb.name} cell {i}: flagged {sorted(flags & skipped)}, which the README's nbdev-test skips")
+        code = [c for c in cs if c['cell_type'] == 'code']
+        flagged = [set(re.findall(r'^#\|\s*(\w+)\s*$', c['source'], re.M)) & skipped for c in code]
+        for i, flags in enumerate(flagged):
+            allowed = folder == 'solutions' and flags == {'slow'} and i > 0
+            if flags and not allowed: problems.append(f"{nb.name} code cell {i}: flagged {sorted(flags)}, which the README's nbdev-test skips")
+        if code and all(flagged): problems.append(f"{nb.name}: no code cell runs in CI")
     assert not problems, "\n".join(problems)
 
 def execute(nb_path: Path, out: Path = None) -> float:
@@ -191,7 +197,8 @@ def execute(nb_path: Path, out: Path = None) -> float:
     return time.time() - t
 
 @pytest.mark.slow
-@pytest.mark.parametrize('lesson', lessons, ids=lambda p: p.stem)
+@pytest.mark.parametrize('lesson', lessons + sorted((LESSONS/'solutions').glob('*.ipynb')),
+                         ids=lambda p: p.stem if p.parent == LESSONS else f'solutions/{p.stem}')
 def test_lesson_executes(lesson):
     "Each lesson runs top to bottom in a real kernel, `RUNS` times, each run inside `TIMEOUT` seconds."
     times = []
