@@ -238,7 +238,9 @@ def test_a_foreign_host_binding_warns(tmp_path):
 # ---------------------------------------------------------------- each dashboard in the browser
 def test_conv_explorer_every_control_changes_what_is_shown(serve, page):
     s = serve('conv_explorer')
+    at_projector_width(page)
     open_dashboard(page, s, 'output height')
+    assert layout_problems(page, SHOTS/'conv_explorer.png') == {}
     assert '⌊(128 + 2·0 − 3)/1⌋ + 1 = 126' in page.inner_text('body')     # 128-px retina, 3×3 kernel, stride 1
     before = img_srcs(page)
     h = slider(page, 'stride'); h.focus(); h.press('ArrowRight')              # stride 1 -> 2
@@ -310,8 +312,10 @@ def planted_dicom(tmp_path):
 
 def test_model_lab_predicts_explains_and_round_trips_an_upload(serve, page, tmp_path):
     s = serve('model_lab')
+    at_projector_width(page)
     open_dashboard(page, s, 'prediction:')
     wait_text(page, 'sensitivity')
+    assert layout_problems(page, SHOTS/'model_lab.png') == {}
     first = page.inner_text('body')
     assert re.search(r'P\(malignant\) = \d\.\d\d', first)
     before = img_srcs(page)
