@@ -13,7 +13,7 @@ import pandas as pd
 import torch, pydicom
 from PIL import Image, UnidentifiedImageError
 from fastcore.basics import store_attr
-from .core import pick_device, MedcnnError, BadArgumentError, DataError, MissingDependencyError, samples_path, set_seed, quiet_notices
+from .core import pick_device, as_device, MedcnnError, BadArgumentError, DataError, MissingDependencyError, samples_path, set_seed, quiet_notices
 with quiet_notices():   # fastai's import-time notices are for its maintainers, not for our users
     from fastai.data.core import Datasets, DataLoaders, TfmdDL
     from fastai.data.transforms import Categorize, EncodedMultiCategorize, IntToFloatTensor, Normalize, Transform
@@ -838,7 +838,7 @@ def get_dls(source,                 # folder, CSV, MedMNIST `.npz`, DICOM folder
         import multiprocessing
         num_workers = 0 if store.in_memory or multiprocessing.get_start_method() != 'fork' else min(4, os.cpu_count() or 1)
     if device is None:
-        device = pick_device().device
+        device = as_device()
         if device.type == 'xla': device = torch.device('cpu')
     dls = _make_dls(df, store, bs, n_channels, augment and store.volume_mode != '3d', aug_kwargs, num_workers, device, seed)
     dls.source_df, dls.store = df, store
@@ -1126,7 +1126,6 @@ def tensor_dls(x, y,                # images (N,C,H,W) and integer labels (N,)
                device=None          # where batches go: default `pick_device()`'s choice (honours `MEDCNN_TL_DEVICE`)
               )->DataLoaders:
     "fastai `DataLoaders` over in-memory tensors `x`, `y` with a stratified `valid_pct` split (or `valid`), delivering batches on `device`."
-    from medcnn_tl.core import pick_device
     x, y = torch.as_tensor(x).float(), torch.as_tensor(y).long().view(-1)
     if valid is None:
         from sklearn.model_selection import train_test_split
@@ -1134,7 +1133,7 @@ def tensor_dls(x, y,                # images (N,C,H,W) and integer labels (N,)
         (xt, yt), (xv, yv) = (x[ti], y[ti]), (x[vi], y[vi])
     else: (xt, yt), (xv, yv) = (x, y), (torch.as_tensor(valid[0]).float(), torch.as_tensor(valid[1]).long().view(-1))
     vocab = vocab if vocab is not None else [str(i) for i in range(int(y.max())+1)]
-    dev = pick_device(None if device is None else str(device)).device
+    dev = as_device(device, check=True)
     on_gpu = dev.type in ('cuda', 'mps') and (dev.type == 'mps' or 4*(x.numel() + y.numel()) < torch.cuda.get_device_properties(dev).total_memory/4)
     set_seed(seed)
     def _dl(xs, ys, **kw):

@@ -500,9 +500,10 @@ def domain_similarity(images_or_dls,                # a folder of images, an `.n
     hs = [m.register_forward_pre_hook(hook(i)) for i, m in enumerate(bns)]
     mean, std = (torch.tensor(s).view(1, 3, 1, 1) for s in IMAGENET_STATS)
     try:
-        for i in range(0, len(x), 100):
-            xb = nn.functional.interpolate(x[i:i+100], size=(size, size), mode='bilinear', antialias=True, align_corners=False)
-            body(((xb - mean)/std).to(dev))
+        with torch.inference_mode():   # no autograd record: only one batch's activations alive at a time
+            for i in range(0, len(x), 50):
+                xb = nn.functional.interpolate(x[i:i+50], size=(size, size), mode='bilinear', antialias=True, align_corners=False)
+                body(((xb - mean)/std).to(dev))
     finally:
         for h in hs: h.remove()
     layer = [float((((s/c).cpu() - m.running_mean.double().cpu())**2/(m.running_var.double().cpu() + m.eps)).mean())
