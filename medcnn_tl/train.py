@@ -19,7 +19,7 @@ from .data import get_dls, get_test_dl, tensor_dls, IMAGENET_STATS
 from .transfer import (get_strategy, recommend, domain_similarity, estimate_transferability,
                                 load_tensors, create_body, transfer_model, TransferModel)
 from .learner import medical_learner, predict_plain
-from .interpret import (choose_threshold, medical_metrics, auc_standard_error, plot_confusion, plot_roc,
+from .interpret import (choose_threshold, medical_metrics, report_metrics, auc_standard_error, plot_confusion, plot_roc,
                                  history, METRIC_COLUMNS)
 with quiet_notices():
     from fastai.callback.core import Callback, CancelFitException
@@ -27,7 +27,7 @@ with quiet_notices():
     from fastai.losses import CrossEntropyLossFlat
 
 # %% auto #0
-__all__ = ['TRAIN_SIZE', 'TRAIN_FOLDS', 'TRAIN_MINUTES', 'MIN_PER_CLASS', 'TRAIN_STEPS', 'LAB_MODEL', 'fold_ids',
+__all__ = ['TRAIN_SIZE', 'TRAIN_FOLDS', 'TRAIN_MINUTES', 'MIN_PER_CLASS', 'TRAIN_STEPS', 'THRESHOLD_HOW', 'LAB_MODEL', 'fold_ids',
            'check_enough_data', 'Deadline', 'jsonable', 'train_source', 'LabModel', 'load_lab_model']
 
 # %% ../nbs/08a_train.ipynb #d3bdf700
@@ -36,6 +36,8 @@ TRAIN_FOLDS = 5      # members of the cross-fitted ensemble (each holds out one 
 TRAIN_MINUTES = 13.0 # default time budget of the training part (loading, evaluation and plots come on top)
 MIN_PER_CLASS = 2    # images of each class that every member's training set and the validation (held-out) set need at least
 TRAIN_STEPS = 16000  # images seen per member: epochs = TRAIN_STEPS / training images, between 4 and 30
+THRESHOLD_HOW = ("sensitivity = specificity on the out-of-fold predictions (choose_threshold rule='balanced'): the best "
+                 "worst-case accuracy over prevalences, and no class sacrificed; accuracy at argmax is recorded beside it")
 
 # %% ../nbs/08a_train.ipynb #142d48e2
 def fold_ids(df:pd.DataFrame,  # a source table (`patient_id`, `label`, `split` columns), as `get_dls` keeps it
@@ -171,16 +173,16 @@ def train_source(data,                 # a folder, CSV, MedMNIST .npz or DICOM f
     y_all = np.array([o2i[str(l)] for l in df['label']])
     yv, pv = y_all[held], oof[held]
     thr = choose_threshold(yv, pv, rule='balanced') if base.c == 2 else None
-    res = dict(valid=medical_metrics(yv, pv, thr))
+    res = dict(valid=report_metrics(yv, pv, thr))
     if base.c == 2 and len(np.unique(yv)) == 2:
         se = auc_standard_error(res['valid']['auc'], int((yv == 1).sum()), int((yv == 0).sum()))
         res['valid']['auc_ci95'] = [res['valid']['auc'] - 1.96*se, min(1.0, res['valid']['auc'] + 1.96*se)]
-    if ptest is not None: ptest = ptest/n_members; res['test'] = medical_metrics(yt, ptest, thr)
+    if ptest is not None: ptest = ptest/n_members; res['test'] = report_metrics(yt, ptest, thr)
     name = f"{Path(str(data)).stem}_{strategy}_{arch}" if not isinstance(data, pd.DataFrame) else f"dataframe_{strategy}_{arch}"
     run_dir = new_run_dir(out, name)   # out/name, else out/name-2, ...: two runs never share a folder
     info = dict(members=n_members, folds=k, held_out=int(held.sum()), held_out_note="valid = out-of-fold predictions: each "
-                "image predicted by the member that did not train on it", threshold_rule="sensitivity = specificity on the "
-                "out-of-fold predictions (best worst-case accuracy over prevalences)" if thr is not None else None,
+                "image predicted by the member that did not train on it", threshold_rule='balanced' if thr is not None else None,
+                threshold_how=THRESHOLD_HOW if thr is not None else None,
                 budget_stopped=stopped, tta=tta)
     cfg = dict(data=str(data) if not isinstance(data, pd.DataFrame) else 'DataFrame', arch=arch, strategy=strategy, size=size,
                epochs=epochs, bs=bs, seed=seed, minutes=minutes, device=str(learn.dls.device), precision=learn.config['precision'],
@@ -189,6 +191,8 @@ def train_source(data,                 # a folder, CSV, MedMNIST .npz or DICOM f
                transferability=None if est is None else est.transferability, member_seconds=[round(s, 1) for s in member_s], **info)
     (run_dir/'config.json').write_text(json.dumps(cfg, indent=2, default=jsonable))
     pd.concat(hist, ignore_index=True).to_csv(run_dir/'history.csv', index=False)
+    pd.DataFrame(dict(label=yv, fold=(fold_of if k > 1 else np.zeros(len(fold_of), int))[held[pool_ix]],
+                      **{f'prob_{v}': pv[:, i] for i, v in enumerate(vocab)})).to_csv(run_dir/'valid_predictions.csv', index=False)
     (run_dir/'metrics.json').write_text(json.dumps({**res, **info}, indent=2, default=jsonable))
     for split, yy, pp in [('valid', yv, pv)] + ([('test', yt, ptest)] if ptest is not None else []):
         fig, axs = plt.subplots(1, 2, figsize=(7.5, 3.4))
@@ -203,8 +207,9 @@ def train_source(data,                 # a folder, CSV, MedMNIST .npz or DICOM f
               f"; {int(held.sum())} images held out for validation (out-of-fold)")
         for split in ('valid', 'test'):
             if split in res: print(f"{split}: " + ", ".join(f"{c} {res[split][c]:.3f}" for c in METRIC_COLUMNS)
-                                   + (f" (threshold {thr:.3f})" if thr is not None else ''))
-        print(f"Run folder: {run_dir} (metrics.json, config.json, history.csv, plots, model*.pth); {res['seconds']:.0f} s")
+                                   + (f" (threshold {thr:.3f}, balanced rule); accuracy at argmax {res[split]['accuracy_argmax']:.3f}"
+                                      if thr is not None else ''))
+        print(f"Run folder: {run_dir} (metrics.json, config.json, history.csv, valid_predictions.csv, plots, model*.pth); {res['seconds']:.0f} s")
     return res
 
 # %% ../nbs/08a_train.ipynb #85299772
