@@ -165,7 +165,8 @@ def build_parser()->argparse.ArgumentParser:
     t.add_argument('--arch', default=None, help='backbone (default: efficientnet_lite0 with offline ImageNet weights)')
     t.add_argument('--strategy', default=None, choices=STRATEGY_CHOICES, metavar='STRATEGY',
                    help="transfer-learning strategy (default: train_entire, the recipe's measured default, whatever the data; "
-                        "'medcnn-tl recommend DATA' says what the selector would choose), " + strategy_help)
+                        "the selector's choice, as 'medcnn-tl recommend DATA' gives it, is printed when it differs and "
+                        "recorded in config.json as recommendation), " + strategy_help)
     t.add_argument('--size', type=positive_int, default=None, help='image size in pixels (default: 64, whatever the data)')
     t.add_argument('--epochs', type=positive_int, default=None, help='epochs per member (default: enough to see 16,000 images, between 4 and 30)')
     t.add_argument('--minutes', type=float, default=None, help='time budget for training in minutes (default: 13; members that do not fit are left out)')

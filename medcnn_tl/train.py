@@ -13,7 +13,7 @@ import torch
 import matplotlib.pyplot as plt
 from PIL import Image
 from sklearn.model_selection import StratifiedGroupKFold, GroupKFold
-from .core import (BadArgumentError, DataError, check_positive_int, samples_path, quiet_notices,
+from .core import (MedcnnError, BadArgumentError, DataError, check_positive_int, samples_path, quiet_notices,
                             new_run_dir, mark_run_complete, run_is_complete, RUN_COMPLETE)
 from .data import get_dls, get_test_dl, tensor_dls, IMAGENET_STATS
 from .transfer import (get_strategy, recommend, domain_similarity, estimate_transferability,
@@ -28,7 +28,8 @@ with quiet_notices():
 
 # %% auto #0
 __all__ = ['TRAIN_SIZE', 'TRAIN_FOLDS', 'TRAIN_MINUTES', 'MIN_PER_CLASS', 'TRAIN_STEPS', 'THRESHOLD_HOW', 'LAB_MODEL', 'fold_ids',
-           'check_enough_data', 'Deadline', 'jsonable', 'train_source', 'LabModel', 'load_lab_model']
+           'check_enough_data', 'Deadline', 'selector_similarity', 'jsonable', 'train_source', 'LabModel',
+           'load_lab_model']
 
 # %% ../nbs/08a_train.ipynb #d3bdf700
 TRAIN_SIZE = 64      # default image size of `train_source` (small images are enlarged: pretrained filters expect detail)
@@ -84,6 +85,15 @@ class Deadline(Callback):
     def after_batch(self):
         if self.training and time.perf_counter() > self.deadline: self.hit = True; raise CancelFitException()
 
+# %% ../nbs/08a_train.ipynb #c0d93f4e
+def selector_similarity(data,          # what `train_source` was given
+                        base,          # the `DataLoaders` `get_dls` made of it
+                        arch:str='efficientnet_lite0'):
+    "`domain_similarity` measured as `medcnn-tl recommend DATA` measures it (the file or folder itself, else the loaded images); `None` if it cannot be measured."
+    src = data if isinstance(data, (str, Path)) and (Path(data).suffix.lower() == '.npz' or Path(data).is_dir()) else base
+    try: return domain_similarity(src, arch)
+    except MedcnnError: return None       # e.g. too few images: the run goes on, config.json records no recommendation
+
 # %% ../nbs/08a_train.ipynb #4232798b
 def jsonable(o):
     "`o` as JSON can hold it (the `default` of `json.dumps`): NumPy numbers as Python numbers, NaN as null, anything else as text."
@@ -135,7 +145,15 @@ def train_source(data,                 # a folder, CSV, MedMNIST .npz or DICOM f
         est = estimate_transferability(base, arch, seed=seed)
         rec = recommend(int((df['split'] == 'train').sum()), sim.similarity); strategy = rec.strategy
         if verbose: print(f"Measured {sim}\nMeasured {est}\nThe selector recommends {rec.strategy}: {rec.reason}")
-    strategy = strategy or 'train_entire'
+        source = 'the selector (strategy auto)'
+    elif strategy is None:   # the default: recorded beside what `medcnn-tl recommend DATA` says, measured the same way
+        sim = selector_similarity(data, base, arch)
+        rec = recommend(int((df['split'] == 'train').sum()), sim.similarity) if sim is not None else None
+        strategy, source = 'train_entire', "the default (train_entire: measured on held-out tests, see medcnn_tl.train)"
+        if verbose and rec is not None and rec.strategy != strategy:
+            print(f"The selector recommends {rec.strategy} for this data; the recipe trains {strategy}, its measured default "
+                  f"(--strategy {rec.strategy} follows the selector)")
+    else: source = 'given'
     n_member = int(round(n_pool*(k-1)/k)) if k > 1 else int((df['split'] == 'train').sum())
     epochs = epochs or int(np.clip(math.ceil(TRAIN_STEPS/max(n_member, 1)), 4, 30))
     if verbose:
@@ -186,7 +204,8 @@ def train_source(data,                 # a folder, CSV, MedMNIST .npz or DICOM f
                 budget_stopped=stopped, tta=tta)
     cfg = dict(data=str(data) if not isinstance(data, pd.DataFrame) else 'DataFrame', arch=arch, strategy=strategy, size=size,
                epochs=epochs, bs=bs, seed=seed, minutes=minutes, device=str(learn.dls.device), precision=learn.config['precision'],
-               vocab=vocab, n_in=learn.config['n_in'], n_classes=base.c, recommendation=None if rec is None else rec.strategy,
+               vocab=vocab, n_in=learn.config['n_in'], n_classes=base.c, strategy_source=source,
+               recommendation=None if rec is None else rec.strategy, recommendation_reason=None if rec is None else rec.reason,
                similarity=None if sim is None else sim.similarity,
                transferability=None if est is None else est.transferability, member_seconds=[round(s, 1) for s in member_s], **info)
     (run_dir/'config.json').write_text(json.dumps(cfg, indent=2, default=jsonable))
