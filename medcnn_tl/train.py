@@ -13,12 +13,12 @@ import torch
 import matplotlib.pyplot as plt
 from PIL import Image
 from sklearn.model_selection import StratifiedGroupKFold, GroupKFold
-from .core import (MedcnnError, BadArgumentError, DataError, check_positive_int, samples_path, quiet_notices,
+from .core import (MedcnnError, BadArgumentError, DataError, as_device, check_positive_int, samples_path, quiet_notices,
                             new_run_dir, mark_run_complete, run_is_complete, RUN_COMPLETE)
 from .data import get_dls, get_test_dl, tensor_dls, IMAGENET_STATS
 from .transfer import (get_strategy, recommend, domain_similarity, estimate_transferability,
                                 load_tensors, create_body, transfer_model, TransferModel)
-from .learner import medical_learner, predict_plain
+from .learner import medical_learner, predict_plain, device_recipe
 from .interpret import (choose_threshold, medical_metrics, report_metrics, auc_standard_error, plot_confusion, plot_roc,
                                  history, METRIC_COLUMNS)
 with quiet_notices():
@@ -28,8 +28,8 @@ with quiet_notices():
 
 # %% auto #0
 __all__ = ['TRAIN_SIZE', 'TRAIN_FOLDS', 'TRAIN_MINUTES', 'MIN_PER_CLASS', 'TRAIN_STEPS', 'THRESHOLD_HOW', 'LAB_MODEL', 'fold_ids',
-           'check_enough_data', 'Deadline', 'selector_similarity', 'jsonable', 'train_source', 'LabModel',
-           'load_lab_model']
+           'check_enough_data', 'Deadline', 'selector_similarity', 'keep_on_device', 'jsonable', 'train_source',
+           'LabModel', 'load_lab_model']
 
 # %% ../nbs/08a_train.ipynb #d3bdf700
 TRAIN_SIZE = 64      # default image size of `train_source` (small images are enlarged: pretrained filters expect detail)
@@ -94,6 +94,15 @@ def selector_similarity(data,          # what `train_source` was given
     try: return domain_similarity(src, arch)
     except MedcnnError: return None       # e.g. too few images: the run goes on, config.json records no recommendation
 
+# %% ../nbs/08a_train.ipynb #4a86d053
+def keep_on_device(dls,    # `DataLoaders` or one `DataLoader` from `get_dls`/`resplit`/`get_test_dl` (in-memory images)
+                   device  # where the batches are used, e.g. the GPU
+                  ):
+    "Copy the in-memory images and labels (`memory_x`, `memory_y`) of every loader of `dls` to `device` once: batches are then cut there, with no host-to-device copy per step."
+    for dl in getattr(dls, 'loaders', [dls]):
+        if getattr(dl, 'memory_x', None) is not None: dl.memory_x, dl.memory_y = dl.memory_x.to(device), dl.memory_y.to(device)
+    return dls
+
 # %% ../nbs/08a_train.ipynb #4232798b
 def jsonable(o):
     "`o` as JSON can hold it (the `default` of `json.dumps`): NumPy numbers as Python numbers, NaN as null, anything else as text."
@@ -115,7 +124,8 @@ def train_source(data,                 # a folder, CSV, MedMNIST .npz or DICOM f
                  device=None,          # 'cpu', 'cuda', 'mps' (default: `pick_device()`)
                  minutes:float=TRAIN_MINUTES, # time budget for training (None: no limit); fewer members when it runs out
                  folds:int=TRAIN_FOLDS,# members of the cross-fitted ensemble; 1 = one network on the given split
-                 tta:bool=True         # average each prediction with the mirror image's
+                 tta:bool=True,        # average each prediction with the mirror image's
+                 compile:bool=False    # CUDA only: `torch.compile` each member (not measured, so off by default)
                 )->dict:
     "Train a cross-fitted ensemble on `data` within `minutes`; write the run folder (metrics.json with `valid` = out-of-fold and `test`)."
     if threads: torch.set_num_threads(int(threads))
@@ -131,10 +141,14 @@ def train_source(data,                 # a folder, CSV, MedMNIST .npz or DICOM f
         warnings.simplefilter('always')
         base = get_dls(data, size=size, bs=bs or 32, seed=seed, show_progress=False, device=device)
     df, store, cfg0 = base.source_df, base.store, base.config
-    test_dl = get_test_dl(data, base)
     pool = df['split'].isin(['train', 'valid']).values
     n_pool = int(pool.sum())
-    bs = bs or (16 if n_pool < 250 else 32)
+    dev = as_device(base.device if base.device is not None else device)   # where get_dls delivers (a TPU's batches: the CPU)
+    recipe = device_recipe(dev, n_pool, bs=bs, compile=compile,   # CPU: batch 32 (16 under 250 images), float32; CUDA: see learner
+                           capability=torch.cuda.get_device_capability(dev) if dev.type == 'cuda' else (8, 0))
+    bs = recipe['batch_size']
+    test_dl = get_test_dl(data, base)
+    if recipe['data_on_device'] and test_dl is not None: keep_on_device(test_dl, dev)
     if folds > 1: fold_of, k = fold_ids(df, pool, folds, seed)
     else: fold_of, k = np.where(df['split'].values[pool] == 'valid', 0, 1), 1
     check_enough_data(df, pool, fold_of, k, str(data) if not isinstance(data, pd.DataFrame) else 'the table')   # before any training
@@ -159,9 +173,11 @@ def train_source(data,                 # a folder, CSV, MedMNIST .npz or DICOM f
     if verbose:
         print(f"Training {arch} ({strategy}) at {size} px: {n_pool} train+valid images in {k} folds -> up to {k} members "
               f"of {epochs} epochs, batch size {bs}, seed {seed}"
+              + (f" ({recipe['precision']}, channels-last, images on the GPU, learning rate x{recipe['lr_scale']:.2f})" if dev.type == 'cuda' else '')
               + (f"; budget {minutes:g} min" if minutes is not None else '') + (f"; {len(test_dl.dataset)} test images kept apart"
               if test_dl is not None else ''))
     pool_ix = np.flatnonzero(pool)
+    lr = get_strategy(strategy).lr*recipe['lr_scale'] if recipe['lr_scale'] != 1 else None   # None: the strategy's own rate
     oof = np.full((len(df), base.c), np.nan); ptest, hist, states, member_s, stopped = None, [], [], [], False
     for m in range(k):
         spent = time.perf_counter() - t0
@@ -171,7 +187,10 @@ def train_source(data,                 # a folder, CSV, MedMNIST .npz or DICOM f
         split = df['split'].values.copy()
         split[pool_ix] = np.where(fold_of == (m if k > 1 else 0), 'valid', 'train')
         dls = base.resplit(split, seed=seed + m, bs=bs)
-        learn = medical_learner(dls, arch, strategy, seed=seed + m, device=device)
+        if recipe['data_on_device']: keep_on_device(dls, dev)   # the images cross to the GPU once per member, not once per batch
+        learn = medical_learner(dls, arch, strategy, seed=seed + m, device=device, precision=recipe['precision'],
+                                channels_last=recipe['channels_last'], lr=lr)
+        if recipe['compile']: learn.model.compile()
         guard = Deadline(deadline); learn.add_cb(guard)
         if verbose: print(f"member {m+1}/{k}: {len(dls.train_ds)} training images, holding out {len(dls.valid_ds)}")
         learn.fit_strategy(epochs, progress=verbose)
@@ -207,7 +226,8 @@ def train_source(data,                 # a folder, CSV, MedMNIST .npz or DICOM f
                vocab=vocab, n_in=learn.config['n_in'], n_classes=base.c, strategy_source=source,
                recommendation=None if rec is None else rec.strategy, recommendation_reason=None if rec is None else rec.reason,
                similarity=None if sim is None else sim.similarity,
-               transferability=None if est is None else est.transferability, member_seconds=[round(s, 1) for s in member_s], **info)
+               transferability=None if est is None else est.transferability, member_seconds=[round(s, 1) for s in member_s],
+               device_recipe=recipe, lr=learn.base_lr, **info)
     (run_dir/'config.json').write_text(json.dumps(cfg, indent=2, default=jsonable))
     pd.concat(hist, ignore_index=True).to_csv(run_dir/'history.csv', index=False)
     pd.DataFrame(dict(label=yv, fold=(fold_of if k > 1 else np.zeros(len(fold_of), int))[held[pool_ix]],
