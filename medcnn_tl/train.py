@@ -92,7 +92,7 @@ def selector_similarity(data,          # what `train_source` was given
     "`domain_similarity` measured as `medcnn-tl recommend DATA` measures it (the file or folder itself, else the loaded images); `None` if it cannot be measured."
     src = data if isinstance(data, (str, Path)) and (Path(data).suffix.lower() == '.npz' or Path(data).is_dir()) else base
     try: return domain_similarity(src, arch)
-    except MedcnnError: return None       # e.g. too few images: the run goes on, config.json records no recommendation
+    except (MedcnnError, RuntimeError, ValueError): return None   # e.g. too few images, or volumes: the run goes on without it
 
 # %% ../nbs/08a_train.ipynb #4a86d053
 def keep_on_device(dls,    # `DataLoaders` or one `DataLoader` from `get_dls`/`resplit`/`get_test_dl` (in-memory images)
