@@ -28,6 +28,7 @@ run_step() {
                   --target-auc 0.95 --precision fp32 --channels-last false --out "$OUT/accelerators_cuda_fp32.json" ;;
     train_defaults) step train_defaults 110 python3 benchmarks/medmnist_train.py "$D" --device cuda --out "$OUT/medmnist_train_cuda.json" ;;
     small_heldout) step small_heldout 100 python3 benchmarks/small_heldout.py "$D" --draws 2 --device cuda --out "$OUT/small_heldout_cuda.json" ;;
+    gpu_train) step gpu_train 400 python3 benchmarks/gpu_train.py "$D" --compare --out "$OUT/gpu_train.json" ;;
     levers) step levers 60 python3 - <<'PY'
 import runpy, sys, shutil, os
 for extra, name in (([], 'gpu_base64e4'), (['--arch', 'efficientnet_lite1'], 'gpu_lite1_64e4'), (['--ls', '0.1'], 'gpu_ls01_64e4')):

@@ -105,7 +105,7 @@ def _cmd_train(args):
     else:
         from medcnn_tl.train import train_source
         call_with(train_source, args, 'arch', 'strategy', 'size', 'epochs', 'out', 'seed', 'device', 'minutes', 'folds', data=args.data,
-                  **({'tta': False} if args.no_tta else {}))
+                  **({'tta': False} if args.no_tta else {}), **({'compile': True} if args.compile else {}))
 
 def _cmd_lab(args):
     from medcnn_tl.lab import run_lab
@@ -165,7 +165,8 @@ def build_parser()->argparse.ArgumentParser:
     t.add_argument('--arch', default=None, help='backbone (default: efficientnet_lite0 with offline ImageNet weights)')
     t.add_argument('--strategy', default=None, choices=STRATEGY_CHOICES, metavar='STRATEGY',
                    help="transfer-learning strategy (default: train_entire, the recipe's measured default, whatever the data; "
-                        "'medcnn-tl recommend DATA' says what the selector would choose), " + strategy_help)
+                        "the selector's choice, as 'medcnn-tl recommend DATA' gives it, is printed when it differs and "
+                        "recorded in config.json as recommendation), " + strategy_help)
     t.add_argument('--size', type=positive_int, default=None, help='image size in pixels (default: 64, whatever the data)')
     t.add_argument('--epochs', type=positive_int, default=None, help='epochs per member (default: enough to see 16,000 images, between 4 and 30)')
     t.add_argument('--minutes', type=float, default=None, help='time budget for training in minutes (default: 13; members that do not fit are left out)')
@@ -173,6 +174,9 @@ def build_parser()->argparse.ArgumentParser:
     t.add_argument('--folds', type=positive_int, default=None,
                    help='members of the cross-fitted ensemble, each holding out one fold (default: 5); 1 = one network on the given split')
     t.add_argument('--no-tta', action='store_true', help='predict without averaging each image with its mirror image')
+    t.add_argument('--compile', action='store_true',
+                   help='CUDA only: torch.compile each member (not measured yet, so off by default; on CUDA the batch size, '
+                        'learning rate, bf16 and channels-last already follow medcnn_tl.learner.device_recipe)')
     t.set_defaults(func=_cmd_train)
 
     l = sub.add_parser('lab', parents=common, help='the strategy lab: strategies x training-set sizes x seeds, with intervals',

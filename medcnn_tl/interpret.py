@@ -20,10 +20,10 @@ from .phantoms import lesion_phantoms, phantom_source, phantom_masks   # re-expo
 _all_ = ['lesion_phantoms', 'phantom_source', 'phantom_masks']
 
 # %% auto #0
-__all__ = ['THRESHOLD_RULES', 'METRIC_COLUMNS', 'CAM_METHODS', 'choose_threshold', 'medical_metrics', 'curve_metrics',
-           'predict_probs', 'evaluate', 'plot_confusion', 'plot_roc', 'history', 'record_run', 'auc_standard_error',
-           'default_target_layer', 'prepare_image', 'gradcam', 'occlusion', 'show_gradcam', 'localization_score',
-           'map_similarity', 'cascading_randomization', 'shuffled_labels', 'overfitting_epoch',
+__all__ = ['THRESHOLD_RULES', 'METRIC_COLUMNS', 'CAM_METHODS', 'choose_threshold', 'medical_metrics', 'report_metrics',
+           'curve_metrics', 'predict_probs', 'evaluate', 'plot_confusion', 'plot_roc', 'history', 'record_run',
+           'auc_standard_error', 'default_target_layer', 'prepare_image', 'gradcam', 'occlusion', 'show_gradcam',
+           'localization_score', 'map_similarity', 'cascading_randomization', 'shuffled_labels', 'overfitting_epoch',
            'expected_calibration_error', 'MedicalInterpretation', 'operating_point', 'lesion_phantoms',
            'phantom_source', 'phantom_masks']
 
@@ -80,6 +80,15 @@ def medical_metrics(targets,              # true labels (N,)
         bal = float(skm.balanced_accuracy_score(y, pred))
     return dict(accuracy=float(skm.accuracy_score(y, pred)), balanced_accuracy=float(bal), auc=auc, f1=f1, precision=prec,
                 sensitivity=sens, specificity=spec, threshold=threshold, n=int(len(y)))
+
+# %% ../nbs/07_interpret.ipynb #5916f3e3
+def report_metrics(targets,              # true labels (N,)
+                   probs,                # class probabilities (N,C)
+                   threshold:float=None  # binary only: the chosen threshold (e.g. `choose_threshold(..., rule='balanced')`)
+                  )->dict:
+    "`medical_metrics` at `threshold` plus `accuracy_argmax`, `balanced_accuracy_argmax`, `sensitivity_argmax`, `specificity_argmax` (most probable class)."
+    m, a = medical_metrics(targets, probs, threshold), medical_metrics(targets, probs, None)
+    return dict(m, **{f'{k}_argmax': a[k] for k in ('accuracy', 'balanced_accuracy', 'sensitivity', 'specificity')})
 
 # %% ../nbs/07_interpret.ipynb #560d7dc2
 def curve_metrics(targets, # true labels (N,)

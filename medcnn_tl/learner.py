@@ -31,9 +31,10 @@ from .transfer import get_strategy, transfer_model, apply_strategy
 from .interpret import curve_metrics
 
 # %% auto #0
-__all__ = ['train_labels', 'dataset_labels', 'class_weights', 'oversampled_dls', 'PlainTensors', 'DeviceSmoothLoss', 'DeviceLoss',
-           'SparseProgress', 'default_metrics', 'amp_for', 'MedicalLearner', 'medical_learner', 'xla_sync',
-           'train_plain', 'predict_plain', 'LearningCurves', 'EarlyStop', 'FreezeBatchNorm']
+__all__ = ['GPU_BATCH', 'GPU_MIN_STEPS', 'train_labels', 'dataset_labels', 'class_weights', 'oversampled_dls', 'PlainTensors',
+           'DeviceSmoothLoss', 'DeviceLoss', 'SparseProgress', 'default_metrics', 'amp_for', 'device_recipe',
+           'MedicalLearner', 'medical_learner', 'xla_sync', 'train_plain', 'predict_plain', 'LearningCurves',
+           'EarlyStop', 'FreezeBatchNorm']
 
 # %% ../nbs/06_learner.ipynb #2ff2ab38
 def train_labels(dls)->np.ndarray:
@@ -142,6 +143,35 @@ def amp_for(precision, dev)->torch.dtype|None:
         raise BadArgumentError(f"{precision} mixed precision needs a CUDA GPU, not {dev.type}", thing="precision",
                                fix="use precision='fp32' (or 'auto') on this device")
     return _PRECISIONS[precision]
+
+# %% ../nbs/06_learner.ipynb #0543d36a
+GPU_BATCH = 256      # batch size of the CUDA recipe (fewer for small sets: see `device_recipe`)
+GPU_MIN_STEPS = 16   # the CUDA batch leaves at least this many steps per pass over the pooled images
+
+def _device_kind(device)->str:
+    if isinstance(device, torch.device): return device.type
+    if hasattr(device, 'device'): return device.device.type          # a `DeviceChoice`
+    return torch.device(str(device)).type
+
+def device_recipe(device,                 # where training runs: a `torch.device`, a `DeviceChoice` or a name ('cpu', 'cuda:1', ...)
+                  n_images:int,           # images pooled for training (train + valid)
+                  bs:int=None,            # a batch size asked for: kept as it is, and the learning rate scaled to it on CUDA
+                  capability:tuple=(8, 0),# CUDA compute capability (major, minor): bf16 from 8.0, else fp16
+                  compile:bool=False      # `torch.compile` the network (CUDA only; not measured, so off by default)
+                 )->dict:
+    "The training settings that fit `device` for `n_images`: `batch_size`, `lr_scale`, `precision`, `channels_last`, `data_on_device`, `compile`; a pure function (it queries no hardware)."
+    kind = _device_kind(device)
+    if not isinstance(n_images, (int, np.integer)) or n_images < 1:
+        raise BadArgumentError(f"n_images must be a positive integer, got {n_images!r}", thing="n_images", fix="pass the number of training images")
+    base = 16 if n_images < 250 else 32                                  # the CPU recipe's batch size
+    if kind != 'cuda':
+        return dict(device=kind, batch_size=int(bs or base), lr_scale=1.0, precision='fp32', channels_last=False,
+                    data_on_device=False, compile=False)
+    auto = int(min(GPU_BATCH, max(base, 2**int(np.floor(np.log2(max(n_images/GPU_MIN_STEPS, 1)))))))
+    b = int(bs or auto)
+    return dict(device=kind, batch_size=b, lr_scale=float(np.sqrt(max(b, base)/base)),
+                precision='bf16' if tuple(capability) >= (8, 0) else 'fp16', channels_last=True, data_on_device=True,
+                compile=bool(compile))
 
 # %% ../nbs/06_learner.ipynb #9f47e9af
 class MedicalLearner(Learner):

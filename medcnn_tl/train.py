@@ -13,13 +13,13 @@ import torch
 import matplotlib.pyplot as plt
 from PIL import Image
 from sklearn.model_selection import StratifiedGroupKFold, GroupKFold
-from .core import (BadArgumentError, DataError, check_positive_int, samples_path, quiet_notices,
+from .core import (MedcnnError, BadArgumentError, DataError, as_device, check_positive_int, samples_path, quiet_notices,
                             new_run_dir, mark_run_complete, run_is_complete, RUN_COMPLETE)
 from .data import get_dls, get_test_dl, tensor_dls, IMAGENET_STATS
 from .transfer import (get_strategy, recommend, domain_similarity, estimate_transferability,
                                 load_tensors, create_body, transfer_model, TransferModel)
-from .learner import medical_learner, predict_plain
-from .interpret import (choose_threshold, medical_metrics, auc_standard_error, plot_confusion, plot_roc,
+from .learner import medical_learner, predict_plain, device_recipe
+from .interpret import (choose_threshold, medical_metrics, report_metrics, auc_standard_error, plot_confusion, plot_roc,
                                  history, METRIC_COLUMNS)
 with quiet_notices():
     from fastai.callback.core import Callback, CancelFitException
@@ -27,8 +27,9 @@ with quiet_notices():
     from fastai.losses import CrossEntropyLossFlat
 
 # %% auto #0
-__all__ = ['TRAIN_SIZE', 'TRAIN_FOLDS', 'TRAIN_MINUTES', 'MIN_PER_CLASS', 'TRAIN_STEPS', 'LAB_MODEL', 'fold_ids',
-           'check_enough_data', 'Deadline', 'jsonable', 'train_source', 'LabModel', 'load_lab_model']
+__all__ = ['TRAIN_SIZE', 'TRAIN_FOLDS', 'TRAIN_MINUTES', 'MIN_PER_CLASS', 'TRAIN_STEPS', 'THRESHOLD_HOW', 'LAB_MODEL', 'fold_ids',
+           'check_enough_data', 'Deadline', 'selector_similarity', 'keep_on_device', 'jsonable', 'train_source',
+           'LabModel', 'load_lab_model']
 
 # %% ../nbs/08a_train.ipynb #d3bdf700
 TRAIN_SIZE = 64      # default image size of `train_source` (small images are enlarged: pretrained filters expect detail)
@@ -36,6 +37,8 @@ TRAIN_FOLDS = 5      # members of the cross-fitted ensemble (each holds out one 
 TRAIN_MINUTES = 13.0 # default time budget of the training part (loading, evaluation and plots come on top)
 MIN_PER_CLASS = 2    # images of each class that every member's training set and the validation (held-out) set need at least
 TRAIN_STEPS = 16000  # images seen per member: epochs = TRAIN_STEPS / training images, between 4 and 30
+THRESHOLD_HOW = ("sensitivity = specificity on the out-of-fold predictions (choose_threshold rule='balanced'): the best "
+                 "worst-case accuracy over prevalences, and no class sacrificed; accuracy at argmax is recorded beside it")
 
 # %% ../nbs/08a_train.ipynb #142d48e2
 def fold_ids(df:pd.DataFrame,  # a source table (`patient_id`, `label`, `split` columns), as `get_dls` keeps it
@@ -82,6 +85,24 @@ class Deadline(Callback):
     def after_batch(self):
         if self.training and time.perf_counter() > self.deadline: self.hit = True; raise CancelFitException()
 
+# %% ../nbs/08a_train.ipynb #c0d93f4e
+def selector_similarity(data,          # what `train_source` was given
+                        base,          # the `DataLoaders` `get_dls` made of it
+                        arch:str='efficientnet_lite0'):
+    "`domain_similarity` measured as `medcnn-tl recommend DATA` measures it (the file or folder itself, else the loaded images); `None` if it cannot be measured."
+    src = data if isinstance(data, (str, Path)) and (Path(data).suffix.lower() == '.npz' or Path(data).is_dir()) else base
+    try: return domain_similarity(src, arch)
+    except (MedcnnError, RuntimeError, ValueError): return None   # e.g. too few images, or volumes: the run goes on without it
+
+# %% ../nbs/08a_train.ipynb #4a86d053
+def keep_on_device(dls,    # `DataLoaders` or one `DataLoader` from `get_dls`/`resplit`/`get_test_dl` (in-memory images)
+                   device  # where the batches are used, e.g. the GPU
+                  ):
+    "Copy the in-memory images and labels (`memory_x`, `memory_y`) of every loader of `dls` to `device` once: batches are then cut there, with no host-to-device copy per step."
+    for dl in getattr(dls, 'loaders', [dls]):
+        if getattr(dl, 'memory_x', None) is not None: dl.memory_x, dl.memory_y = dl.memory_x.to(device), dl.memory_y.to(device)
+    return dls
+
 # %% ../nbs/08a_train.ipynb #4232798b
 def jsonable(o):
     "`o` as JSON can hold it (the `default` of `json.dumps`): NumPy numbers as Python numbers, NaN as null, anything else as text."
@@ -103,7 +124,8 @@ def train_source(data,                 # a folder, CSV, MedMNIST .npz or DICOM f
                  device=None,          # 'cpu', 'cuda', 'mps' (default: `pick_device()`)
                  minutes:float=TRAIN_MINUTES, # time budget for training (None: no limit); fewer members when it runs out
                  folds:int=TRAIN_FOLDS,# members of the cross-fitted ensemble; 1 = one network on the given split
-                 tta:bool=True         # average each prediction with the mirror image's
+                 tta:bool=True,        # average each prediction with the mirror image's
+                 compile:bool=False    # CUDA only: `torch.compile` each member (not measured, so off by default)
                 )->dict:
     "Train a cross-fitted ensemble on `data` within `minutes`; write the run folder (metrics.json with `valid` = out-of-fold and `test`)."
     if threads: torch.set_num_threads(int(threads))
@@ -119,10 +141,14 @@ def train_source(data,                 # a folder, CSV, MedMNIST .npz or DICOM f
         warnings.simplefilter('always')
         base = get_dls(data, size=size, bs=bs or 32, seed=seed, show_progress=False, device=device)
     df, store, cfg0 = base.source_df, base.store, base.config
-    test_dl = get_test_dl(data, base)
     pool = df['split'].isin(['train', 'valid']).values
     n_pool = int(pool.sum())
-    bs = bs or (16 if n_pool < 250 else 32)
+    dev = as_device(base.device if base.device is not None else device)   # where get_dls delivers (a TPU's batches: the CPU)
+    recipe = device_recipe(dev, n_pool, bs=bs, compile=compile,   # CPU: batch 32 (16 under 250 images), float32; CUDA: see learner
+                           capability=torch.cuda.get_device_capability(dev) if dev.type == 'cuda' else (8, 0))
+    bs = recipe['batch_size']
+    test_dl = get_test_dl(data, base)
+    if recipe['data_on_device'] and test_dl is not None: keep_on_device(test_dl, dev)
     if folds > 1: fold_of, k = fold_ids(df, pool, folds, seed)
     else: fold_of, k = np.where(df['split'].values[pool] == 'valid', 0, 1), 1
     check_enough_data(df, pool, fold_of, k, str(data) if not isinstance(data, pd.DataFrame) else 'the table')   # before any training
@@ -133,15 +159,25 @@ def train_source(data,                 # a folder, CSV, MedMNIST .npz or DICOM f
         est = estimate_transferability(base, arch, seed=seed)
         rec = recommend(int((df['split'] == 'train').sum()), sim.similarity); strategy = rec.strategy
         if verbose: print(f"Measured {sim}\nMeasured {est}\nThe selector recommends {rec.strategy}: {rec.reason}")
-    strategy = strategy or 'train_entire'
+        source = 'the selector (strategy auto)'
+    elif strategy is None:   # the default: recorded beside what `medcnn-tl recommend DATA` says, measured the same way
+        sim = selector_similarity(data, base, arch)
+        rec = recommend(int((df['split'] == 'train').sum()), sim.similarity) if sim is not None else None
+        strategy, source = 'train_entire', "the default (train_entire: measured on held-out tests, see medcnn_tl.train)"
+        if verbose and rec is not None and rec.strategy != strategy:
+            print(f"The selector recommends {rec.strategy} for this data; the recipe trains {strategy}, its measured default "
+                  f"(--strategy {rec.strategy} follows the selector)")
+    else: source = 'given'
     n_member = int(round(n_pool*(k-1)/k)) if k > 1 else int((df['split'] == 'train').sum())
     epochs = epochs or int(np.clip(math.ceil(TRAIN_STEPS/max(n_member, 1)), 4, 30))
     if verbose:
         print(f"Training {arch} ({strategy}) at {size} px: {n_pool} train+valid images in {k} folds -> up to {k} members "
               f"of {epochs} epochs, batch size {bs}, seed {seed}"
+              + (f" ({recipe['precision']}, channels-last, images on the GPU, learning rate x{recipe['lr_scale']:.2f})" if dev.type == 'cuda' else '')
               + (f"; budget {minutes:g} min" if minutes is not None else '') + (f"; {len(test_dl.dataset)} test images kept apart"
               if test_dl is not None else ''))
     pool_ix = np.flatnonzero(pool)
+    lr = get_strategy(strategy).lr*recipe['lr_scale'] if recipe['lr_scale'] != 1 else None   # None: the strategy's own rate
     oof = np.full((len(df), base.c), np.nan); ptest, hist, states, member_s, stopped = None, [], [], [], False
     for m in range(k):
         spent = time.perf_counter() - t0
@@ -151,7 +187,10 @@ def train_source(data,                 # a folder, CSV, MedMNIST .npz or DICOM f
         split = df['split'].values.copy()
         split[pool_ix] = np.where(fold_of == (m if k > 1 else 0), 'valid', 'train')
         dls = base.resplit(split, seed=seed + m, bs=bs)
-        learn = medical_learner(dls, arch, strategy, seed=seed + m, device=device)
+        if recipe['data_on_device']: keep_on_device(dls, dev)   # the images cross to the GPU once per member, not once per batch
+        learn = medical_learner(dls, arch, strategy, seed=seed + m, device=device, precision=recipe['precision'],
+                                channels_last=recipe['channels_last'], lr=lr)
+        if recipe['compile']: learn.model.compile()
         guard = Deadline(deadline); learn.add_cb(guard)
         if verbose: print(f"member {m+1}/{k}: {len(dls.train_ds)} training images, holding out {len(dls.valid_ds)}")
         learn.fit_strategy(epochs, progress=verbose)
@@ -171,24 +210,28 @@ def train_source(data,                 # a folder, CSV, MedMNIST .npz or DICOM f
     y_all = np.array([o2i[str(l)] for l in df['label']])
     yv, pv = y_all[held], oof[held]
     thr = choose_threshold(yv, pv, rule='balanced') if base.c == 2 else None
-    res = dict(valid=medical_metrics(yv, pv, thr))
+    res = dict(valid=report_metrics(yv, pv, thr))
     if base.c == 2 and len(np.unique(yv)) == 2:
         se = auc_standard_error(res['valid']['auc'], int((yv == 1).sum()), int((yv == 0).sum()))
         res['valid']['auc_ci95'] = [res['valid']['auc'] - 1.96*se, min(1.0, res['valid']['auc'] + 1.96*se)]
-    if ptest is not None: ptest = ptest/n_members; res['test'] = medical_metrics(yt, ptest, thr)
+    if ptest is not None: ptest = ptest/n_members; res['test'] = report_metrics(yt, ptest, thr)
     name = f"{Path(str(data)).stem}_{strategy}_{arch}" if not isinstance(data, pd.DataFrame) else f"dataframe_{strategy}_{arch}"
     run_dir = new_run_dir(out, name)   # out/name, else out/name-2, ...: two runs never share a folder
     info = dict(members=n_members, folds=k, held_out=int(held.sum()), held_out_note="valid = out-of-fold predictions: each "
-                "image predicted by the member that did not train on it", threshold_rule="sensitivity = specificity on the "
-                "out-of-fold predictions (best worst-case accuracy over prevalences)" if thr is not None else None,
+                "image predicted by the member that did not train on it", threshold_rule='balanced' if thr is not None else None,
+                threshold_how=THRESHOLD_HOW if thr is not None else None,
                 budget_stopped=stopped, tta=tta)
     cfg = dict(data=str(data) if not isinstance(data, pd.DataFrame) else 'DataFrame', arch=arch, strategy=strategy, size=size,
                epochs=epochs, bs=bs, seed=seed, minutes=minutes, device=str(learn.dls.device), precision=learn.config['precision'],
-               vocab=vocab, n_in=learn.config['n_in'], n_classes=base.c, recommendation=None if rec is None else rec.strategy,
+               vocab=vocab, n_in=learn.config['n_in'], n_classes=base.c, strategy_source=source,
+               recommendation=None if rec is None else rec.strategy, recommendation_reason=None if rec is None else rec.reason,
                similarity=None if sim is None else sim.similarity,
-               transferability=None if est is None else est.transferability, member_seconds=[round(s, 1) for s in member_s], **info)
+               transferability=None if est is None else est.transferability, member_seconds=[round(s, 1) for s in member_s],
+               device_recipe=recipe, lr=learn.base_lr, **info)
     (run_dir/'config.json').write_text(json.dumps(cfg, indent=2, default=jsonable))
     pd.concat(hist, ignore_index=True).to_csv(run_dir/'history.csv', index=False)
+    pd.DataFrame(dict(label=yv, fold=(fold_of if k > 1 else np.zeros(len(fold_of), int))[held[pool_ix]],
+                      **{f'prob_{v}': pv[:, i] for i, v in enumerate(vocab)})).to_csv(run_dir/'valid_predictions.csv', index=False)
     (run_dir/'metrics.json').write_text(json.dumps({**res, **info}, indent=2, default=jsonable))
     for split, yy, pp in [('valid', yv, pv)] + ([('test', yt, ptest)] if ptest is not None else []):
         fig, axs = plt.subplots(1, 2, figsize=(7.5, 3.4))
@@ -203,8 +246,9 @@ def train_source(data,                 # a folder, CSV, MedMNIST .npz or DICOM f
               f"; {int(held.sum())} images held out for validation (out-of-fold)")
         for split in ('valid', 'test'):
             if split in res: print(f"{split}: " + ", ".join(f"{c} {res[split][c]:.3f}" for c in METRIC_COLUMNS)
-                                   + (f" (threshold {thr:.3f})" if thr is not None else ''))
-        print(f"Run folder: {run_dir} (metrics.json, config.json, history.csv, plots, model*.pth); {res['seconds']:.0f} s")
+                                   + (f" (threshold {thr:.3f}, balanced rule); accuracy at argmax {res[split]['accuracy_argmax']:.3f}"
+                                      if thr is not None else ''))
+        print(f"Run folder: {run_dir} (metrics.json, config.json, history.csv, valid_predictions.csv, plots, model*.pth); {res['seconds']:.0f} s")
     return res
 
 # %% ../nbs/08a_train.ipynb #85299772

@@ -118,6 +118,7 @@ def test_train_arguments_reach_train_source_or_train_distributed(recorder):
     assert cli.main(['train', 'scans/', '--gpus', '1']) == 0 and recorder[-1][0] == 'train_source'
     assert cli.main(['train', 'scans/', '--folds', '1', '--no-tta']) == 0
     assert recorder[-1] == ('train_source', 'scans/', dict(folds=1, tta=False))
+    assert cli.main(['train', 'scans/', '--compile']) == 0 and recorder[-1] == ('train_source', 'scans/', dict(compile=True))
 
 def test_demo_arguments_reach_run_demo(recorder):
     assert cli.main(['demo', '--device', 'cpu', '--epochs', '2', '--seed', '0']) == 0
