@@ -759,8 +759,10 @@ def _rf_text(m):
     if m is None: return ''
     return str(m[0]) if m[0] == m[1] else f'{m[0]}×{m[1]}'
 
+# %% ../nbs/02_archs.ipynb #818ee9c9
 def _own_params(m): return sum(p.numel() for p in m.parameters(recurse=False))
 
+# %% ../nbs/02_archs.ipynb #df2d69e7
 def summary(model:nn.Module,             # any network (ours or not)
             input_size=(3, 224, 224),    # (channels, height, width) or (batch, channels, height, width)
             device=None                  # default: the device of the model's parameters (may be 'meta')

@@ -336,6 +336,7 @@ def _npz_layout(shape:tuple, name:str, npz:Path):
                         fix="downsample the images first")
     return lay, tuple(int(v) for v in out)
 
+# %% ../nbs/04_data.ipynb #1457ee5d
 def _apply_layout(a:np.ndarray, lay:str)->np.ndarray:
     if lay == 'hwc' and a.shape[-1] == 1: return a[..., 0]
     if lay == 'chw': return a[:, 0] if a.shape[1] == 1 else a.transpose(0, 2, 3, 1)
@@ -343,6 +344,7 @@ def _apply_layout(a:np.ndarray, lay:str)->np.ndarray:
     if lay == 'dhwc': return a[..., 0]
     return a
 
+# %% ../nbs/04_data.ipynb #b6e12c96
 class NpzImages:
     "The images of a MedMNIST-style `.npz`, decompressed only when first used: into memory, or into a `.npy` file on disk."
     def __init__(self, npz, names, layouts, counts, image_shape, volumes, scale):
@@ -436,6 +438,7 @@ def _check_labels(y:np.ndarray, name:str, npz:Path)->np.ndarray:
         raise DataError(f"{name} has label {int(y.max()):,}, which would mean {int(y.max()) + 1:,} classes (limit {MAX_CLASSES:,})", thing=str(npz), fix=fix)
     return y.astype(np.int64)
 
+# %% ../nbs/04_data.ipynb #439ac1ba
 def _read_npz(npz:Path, label_names=None)->pd.DataFrame:
     heads = npz_arrays(npz)
     parts = [(s, SPLIT_NAMES[s]) for s in ('train', 'val', 'test') if f'{s}_images' in heads]
@@ -857,6 +860,7 @@ def _label_tfms(df, vocab=None):
     vocab = [v for v in vocab if v in set(df['label'].astype(str))] if 'vocab' in df.attrs else vocab
     return [RowLabel(list(df['label'].astype(str).values)), Categorize(vocab=vocab, sort=False)], vocab
 
+# %% ../nbs/04_data.ipynb #32b51173
 class MedDataLoaders(DataLoaders):
     "fastai `DataLoaders` that remember how `get_dls` made them, and whose `test_dl` also takes image files or arrays."
     config:dict = None      # how `get_dls` made them: size, bs, n_channels, label_names, source, ...
@@ -885,6 +889,7 @@ class MedDataLoaders(DataLoaders):
         dls.source_df, dls.store, dls.config = df, self.store, dict(cfg, bs=bs, seed=seed)
         return dls
 
+# %% ../nbs/04_data.ipynb #ea3c7e32
 class _TensorDL(TfmdDL):
     "A `TfmdDL` that cuts batches straight out of in-memory tensors (`memory_x`, `memory_y`) instead of collating items one by one."
     def create_batches(self, samps):
@@ -899,6 +904,7 @@ class _TensorDL(TfmdDL):
             ix = idx[i:i + self.bs]
             yield (TensorImage(X[ix]), Y[ix])
 
+# %% ../nbs/04_data.ipynb #2946fbc1
 def _encode_labels(df, vocab, multi):
     "The labels of `df` as one tensor: class indices, or multi-hot rows for multi-label sets."
     from fastai.torch_core import TensorMultiCategory
@@ -907,11 +913,13 @@ def _encode_labels(df, vocab, multi):
     o2i = {v: k for k, v in enumerate(vocab)}
     return TensorCategory(torch.tensor([o2i[str(l)] for l in df['label']], dtype=torch.long))
 
+# %% ../nbs/04_data.ipynb #40b374a4
 def _attach(dl, store, df, idx, vocab):
     ix = torch.as_tensor(idx, dtype=torch.long)
     dl.memory_x, dl.memory_y = store.x[ix], _encode_labels(df, vocab, df.attrs.get('multi_label', False))[ix]
     return dl
 
+# %% ../nbs/04_data.ipynb #5983d1f8
 def _make_dls(df, store, bs, n_channels, augment, aug_kwargs, num_workers, device, seed):
     ytfms, vocab = _label_tfms(df)
     idx = {s: np.flatnonzero(df['split'].values == s).tolist() for s in ('train', 'valid', 'test')}

@@ -256,6 +256,7 @@ def read_dicom(path,                      # a DICOM file
         raise DataError(f"cannot be read as an image ({type(e).__name__}: {str(e).splitlines()[0][:150] if str(e) else 'no details'})",
                         thing=str(path), fix="the header is inconsistent or the file is damaged; check it with another viewer or drop it") from None
 
+# %% ../nbs/03_dicom.ipynb #84eaebb7
 def _read_dicom(path:Path, max_pixels:int, frame:int, data:bytes=None)->DicomImage:
     ds = _open_dataset(path, max_pixels=max_pixels, data=data)
     if 'PixelData' not in ds and 'FloatPixelData' not in ds and 'DoubleFloatPixelData' not in ds:

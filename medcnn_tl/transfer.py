@@ -175,12 +175,14 @@ class _TorchvisionFeatures(nn.Module):
         return nn.functional.relu(x) if isinstance(getattr(self,'features',None), nn.Sequential) and \
             isinstance(self.features[-1], nn.BatchNorm2d) else x
 
+# %% ../nbs/05_transfer.ipynb #a2b36159
 def _hub_error(spec, e):
     return MedcnnError(f"no ImageNet weights for {spec.name!r} on this machine and the download failed "
                        f"({type(e).__name__}: {str(e)[:120]})", thing=f"weights for {spec.name} ({spec.library} '{spec.model_name}')",
                        fix=(f"connect to the internet once (the weights are cached afterwards), or download them by hand and pass "
                             f"weights='path/to/file.pth', or use arch='efficientnet_lite0' (offline weights) or weights='none'"))
 
+# %% ../nbs/05_transfer.ipynb #544cb79d
 def _online(host='huggingface.co', port=443, timeout=3.0)->bool:
     "Whether `host` answers within `timeout` seconds (so an offline machine fails fast instead of retrying for a minute)."
     import socket
@@ -188,6 +190,7 @@ def _online(host='huggingface.co', port=443, timeout=3.0)->bool:
         with socket.create_connection((host, port), timeout=timeout): return True
     except OSError: return False
 
+# %% ../nbs/05_transfer.ipynb #3c9ccb03
 def _create_net(spec, weights):
     "The network of `spec`, without classifier; with ImageNet weights when `weights=='imagenet'`."
     hub = weights == 'imagenet' and not spec.offline
@@ -215,6 +218,7 @@ def _create_net(spec, weights):
     with torch.no_grad(): nf = net.eval()(torch.zeros(1,3,64,64)).shape[1]
     return net, nf
 
+# %% ../nbs/05_transfer.ipynb #bcf231eb
 def create_body(arch:str='efficientnet_lite0', # a name from `BACKBONES`
                 weights='imagenet',            # 'imagenet', 'none' (random init) or the path of a `.pth` state dict
                 n_in:int=3                     # input channels (1 for greyscale: the stem is adapted, not re-initialised)
@@ -477,6 +481,7 @@ def _as_images(images_or_dls, max_images:int, seed:int)->torch.Tensor:
     if x.shape[1] == 1: x = x.repeat(1, 3, 1, 1)
     return x
 
+# %% ../nbs/05_transfer.ipynb #19fcd464
 @torch.no_grad()
 def domain_similarity(images_or_dls,                # a folder of images, an `.npz`, an array/tensor (N,H,W[,C]) or fastai DataLoaders
                       arch:str='efficientnet_lite0', # the pretrained backbone whose pretraining data we compare with
