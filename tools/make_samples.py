@@ -337,7 +337,7 @@ def digest(folder:Path)->dict:
             and p.relative_to(folder).parts[0] != 'models'}
 
 # ----------------------------------------------------------------------------------------------------------------
-# The check that settled chest_phantom: ImageNet features vs a small CNN from scratch (python tools/make_samples.py --transfer-check)
+# The check that settled chest_phantom: ImageNet features vs the same network from scratch (python tools/make_samples.py --transfer-check)
 
 def transfer_check(root:Path, size:int=64, seeds=(0, 1, 2), epochs:int=25)->dict:
     """Frozen EfficientNet-Lite0 ImageNet features + logistic regression vs the same network trained from scratch, on
