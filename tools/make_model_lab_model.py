@@ -9,7 +9,10 @@ classifier is linear on pooled feature maps, its Grad-CAM equals the class activ
     python tools/make_model_lab_model.py            # about a minute on 2 CPU cores
     python tools/make_model_lab_model.py --check    # train again into a temporary file and compare the metrics
 
-The threshold is chosen on the validation split (Youden's J); AUCs come from sklearn on the validation and test splits.
+Everything is the library's: `extract_features` (pooled features of the frozen body), `sklearn_classifier('logreg')`
+(standardise + logistic regression, its L2 strength chosen on the validation AUC), `choose_threshold(rule='youden')` on
+the validation split and `medical_metrics` (sklearn) on the validation and test splits. The standardisation and the
+regression are then folded into one linear layer, the form `load_lab_model` reads.
 """
 import argparse, json, sys, tempfile, time
 from pathlib import Path
@@ -19,69 +22,47 @@ import torch, torch.nn as nn
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT/'data_samples'/'models'/'chest_phantom_frozen_base.pth'
 ARCH, SIZE, SEED = 'efficientnet_lite0', 160, 0
-
-def features(body, dl):
-    "Pooled body features and labels of every image of `dl` (no augmentation, in order)."
-    xs, ys = [], []
-    with torch.no_grad():
-        for xb, yb in dl:
-            f = body(torch.as_tensor(xb).as_subclass(torch.Tensor).float())
-            xs.append(f.mean((2, 3))); ys.append(torch.as_tensor(yb).as_subclass(torch.Tensor).view(-1))
-    return torch.cat(xs), torch.cat(ys)
-
-def fit_linear(x, y, n_classes, weight_decay, seed=SEED):
-    "A linear classifier on standardised features `x`, full-batch L-BFGS on cross-entropy + L2 (logistic regression)."
-    torch.manual_seed(seed)
-    lin = nn.Linear(x.shape[1], n_classes)
-    nn.init.zeros_(lin.weight); nn.init.zeros_(lin.bias)
-    opt = torch.optim.LBFGS(lin.parameters(), lr=1, max_iter=200, line_search_fn='strong_wolfe')
-    def closure():
-        opt.zero_grad()
-        loss = nn.functional.cross_entropy(lin(x), y) + weight_decay * lin.weight.pow(2).sum()
-        loss.backward(); return loss
-    opt.step(closure)
-    return lin
+C_GRID = (0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)            # inverse L2 strengths tried for the logistic regression
 
 def main(out=OUT):
-    from sklearn.metrics import roc_auc_score, roc_curve
+    "Fit the shipped model through the library (features, classifier, threshold and metrics are the library's own) and save it."
     from medcnn_tl.core import samples_path, set_seed
-    from medcnn_tl.data import get_dls, get_test_dl
-    from medcnn_tl.transfer import create_body
+    from medcnn_tl.data import get_dls, get_test_dl, plain_train_dl
+    from medcnn_tl.transfer import create_body, extract_features, sklearn_classifier
+    from medcnn_tl.interpret import choose_threshold, medical_metrics
     torch.set_num_threads(2); set_seed(SEED)
     t0 = time.perf_counter()
     src = samples_path('chest_phantom')
     dls = get_dls(src, size=SIZE, bs=32, augment=False, seed=SEED, show_progress=False)
     test_dl = get_test_dl(src, dls)
     body = create_body(ARCH, 'imagenet', 3).eval()
-    train = dls.train.new(shuffle=False, drop_last=False)
-    (xtr, ytr), (xva, yva), (xte, yte) = (features(body, d) for d in (train, dls.valid, test_dl))
-    mean, std = xtr.mean(0), xtr.std(0) + 1e-6
-    z = lambda x: (x - mean) / std
+    (xtr, ytr), (xva, yva), (xte, yte) = (extract_features(body, d) for d in (plain_train_dl(dls), dls.valid, test_dl))
     vocab = [str(v) for v in dls.vocab]
     pos = len(vocab) - 1
-    best = None
-    for wd in (1e-3, 3e-3, 1e-2, 3e-2, 1e-1):                      # choose the L2 strength on the validation AUC
-        lin = fit_linear(z(xtr), ytr, len(vocab), wd)
-        auc = roc_auc_score(yva.numpy() == pos, lin(z(xva)).softmax(1)[:, pos].detach().numpy())
-        if best is None or auc > best[0]: best = (auc, wd, lin)
-    auc_valid, wd, lin = best
-    # fold the standardisation into the linear layer: W (x - m)/s + b = (W/s) x + (b - W m/s)
-    head = nn.Linear(xtr.shape[1], len(vocab))
+    fits = []
+    for c in C_GRID:                                  # the L2 strength (1/C) chosen on the validation AUC
+        pipe = sklearn_classifier('logreg', seed=SEED).set_params(logisticregression__C=c).fit(xtr, ytr)
+        fits.append((medical_metrics(yva, pipe.predict_proba(xva))['auc'], c, pipe))
+    auc_valid, c, pipe = max(fits, key=lambda f: f[0])
+    # fold the standardisation into one linear layer on pooled features: class 1's logit w.(x - m)/s + b, class 0's 0
+    scaler, lr = pipe.named_steps['standardscaler'], pipe.named_steps['logisticregression']
+    w, m, sd = (torch.tensor(a, dtype=torch.float32) for a in (lr.coef_[0], scaler.mean_, scaler.scale_))
+    head = nn.Linear(len(w), 2)
     with torch.no_grad():
-        head.weight.copy_(lin.weight / std); head.bias.copy_(lin.bias - (lin.weight * mean / std).sum(1))
-    pv = head(xva).softmax(1)[:, pos].detach().numpy(); pt = head(xte).softmax(1)[:, pos].detach().numpy()
-    fpr, tpr, thr = roc_curve(yva.numpy() == pos, pv)
-    threshold = float(np.clip(thr[np.argmax(tpr - fpr)], 0, 1))
-    yt = yte.numpy() == pos
-    sens = float(((pt >= threshold) & yt).sum() / yt.sum()); spec = float(((pt < threshold) & ~yt).sum() / (~yt).sum())
-    metrics = {'valid_auc': round(float(roc_auc_score(yva.numpy() == pos, pv)), 4),
-               'test_auc': round(float(roc_auc_score(yt, pt)), 4),
-               'test_sensitivity': round(sens, 4), 'test_specificity': round(spec, 4),
+        head.weight.zero_(); head.bias.zero_()
+        head.weight[1] = w / sd; head.bias[1] = float(lr.intercept_[0]) - (w * m / sd).sum()
+    probs = lambda x: head(torch.as_tensor(x)).softmax(1).detach().numpy()
+    pv, pt = probs(xva), probs(xte)
+    assert np.allclose(pv, pipe.predict_proba(xva), atol=1e-4), "the folded layer must predict what the pipeline predicts"
+    threshold = choose_threshold(yva, pv, rule='youden')
+    mt = medical_metrics(yte, pt, threshold=threshold)
+    metrics = {'valid_auc': round(medical_metrics(yva, pv)['auc'], 4), 'test_auc': round(mt['auc'], 4),
+               'test_sensitivity': round(mt['sensitivity'], 4), 'test_specificity': round(mt['specificity'], 4),
                'n_train': len(ytr), 'n_valid': len(yva), 'n_test': len(yte)}
     meta = {'arch': ARCH, 'size': SIZE, 'n_in': 3, 'vocab': vocab, 'positive': vocab[pos], 'threshold': threshold,
             'normalize': 'imagenet', 'strategy': 'frozen_base (ImageNet body frozen, linear classifier on pooled features)',
             'trained_on': 'data_samples/chest_phantom, train split; threshold and L2 strength chosen on the valid split',
-            'weight_decay': wd, 'seed': SEED, 'metrics': metrics, 'made_by': 'tools/make_model_lab_model.py'}
+            'C': c, 'seed': SEED, 'metrics': metrics, 'made_by': 'tools/make_model_lab_model.py'}
     out = Path(out); out.parent.mkdir(parents=True, exist_ok=True)
     torch.save({'head': {k: v.clone() for k, v in head.state_dict().items()}, 'meta': json.dumps(meta)}, out)
     print(json.dumps(meta, indent=1)); print(f"wrote {out} ({out.stat().st_size / 1024:.1f} KB) in {time.perf_counter() - t0:.0f} s")
