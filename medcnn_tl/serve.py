@@ -135,15 +135,32 @@ class KernelCap(LoggingConfigurable):
 
 # %% ../nbs/11a_serve.ipynb #147b8635
 class WholePages(LoggingConfigurable):
-    "Mixin for Voila's preheating kernel manager: a page is served from a spare kernel only once that kernel has run the whole notebook."
+    "Mixin for Voila's preheating kernel manager: spare kernels handed out one visitor at a time, each once it has run the whole notebook."
+    page_wait_seconds = Float(120, config=True, help="how long a visitor waits for a fully rendered spare kernel before the 'full' page")
+
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         serve = getattr(self, 'get_rendered_notebook', None)   # present when Voila wraps this class for preheating
         if serve is None: return
         async def get_rendered_notebook(notebook_name, *args, **kw):
-            await self.prerendered(notebook_name)
-            return await serve(notebook_name, *args, **kw)
+            try: await asyncio.wait_for(self._queue_lock().acquire(), self.page_wait_seconds)
+            except asyncio.TimeoutError: raise self._busy() from None
+            try:
+                try: await asyncio.wait_for(self.prerendered(notebook_name), self.page_wait_seconds)
+                except asyncio.TimeoutError: raise self._busy() from None
+                return await serve(notebook_name, *args, **kw)   # takes pool[0] before it yields: no other visitor can
+            finally: self._queue_lock().release()
         self.get_rendered_notebook = get_rendered_notebook
+
+    def _queue_lock(self):
+        if getattr(self, '_medcnn_queue', None) is None: self._medcnn_queue = asyncio.Lock()
+        return self._medcnn_queue
+
+    def _busy(self):
+        why = ("This dashboard is full: it is still starting pages for the visitors before you. Try again in a minute, or ask "
+               "the teacher to restart it with a higher --max-kernels.")
+        self.log.warning("refused a page: %s", why)
+        return web.HTTPError(503, why, reason=why)
 
     async def prerendered(self, notebook_name:str):
         "Wait until the next spare kernel of `notebook_name` has finished running the notebook (or failed: Voila reports that)."

@@ -220,7 +220,7 @@ def test_the_server_prints_one_usable_link(serve):
 
 def test_sigterm_stops_the_server_and_its_kernels(serve, page):
     s = serve('ct_windowing')
-    open_dashboard(page, s, 'slice')
+    open_dashboard(page, s, 'slice 6 of 10')                              # the slider's readout: the widgets are up
     tree = descendants(s.proc.pid)
     assert kernels_of(s.proc.pid)
     assert s.stop(signal.SIGTERM) == 0
