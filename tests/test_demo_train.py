@@ -110,3 +110,21 @@ def test_demo_aucs_are_over_the_test_images(demo_run):
     assert df.auc.between(0, 1).all() and whole(2*n1*n0*df.auc), df.auc.tolist()
     scratch = json.loads((demo_run['out']/'runs'/'scratch'/'metrics.json').read_text())
     assert abs(df.set_index('strategy').loc['scratch', 'auc'] - scratch['test']['auc']) < 1e-9   # the table reports the run's own file
+
+def test_demo_report_tells_the_truth(demo_run):
+    """The report a user opens (moved here from 08_lab's slow cells, so that CI checks it on its one demo run): the data
+    named as synthetic, each number explained, every strategy with its row and section, each AUC with its Hanley-McNeil
+    95 % interval from the test set's class counts, captions that match the figures, intervals on one line."""
+    from medcnn_tl.interpret import auc_standard_error   # checked against a hand count in 07_interpret
+    out = demo_run['out']
+    md, html = (out/'report.md').read_text(), (out/'report.html').read_text()
+    df = pd.read_csv(out/'results.csv')
+    assert df.strategy.tolist() == [*STRATEGIES, 'frozen_base+logreg']
+    assert 'synthetic' in md and all(f"**{k}**" in md for k in ('AUC', 'sensitivity', 'specificity', 'domain similarity', 'transferability'))
+    n1, n0 = sorted(len(list(d.glob('*.png'))) for d in (samples_path('chest_phantom')/'test').iterdir() if d.is_dir())
+    for s, a in zip(df.strategy, df.auc):
+        se = auc_standard_error(a, n1, n0)
+        assert f"| {s} | " in md and f"{a:.3f} [{max(0, a - 1.96*se):.3f}, {min(1, a + 1.96*se):.3f}]" in md, s
+        assert f"## {s}" in md and (out/'runs'/s/'test_plots.png').exists(), s     # every row has its section
+    assert '<table>' in html and 'k=' not in md
+    assert 'histogram' not in md and 'white-space:nowrap' in html
