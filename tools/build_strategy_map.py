@@ -32,9 +32,9 @@ DATA_SETS = {   # name -> file, about, the planned sizes (None: all of the pool 
                         about="BreastMNIST (MedMNIST v2, breast ultrasound, 28 px grey, upscaled): its train split (546 images) "
                               "is the pool, its val split (78) the test set; the official test split is not used"),
 }
-# CPU seconds of one run, 64 px, one thread, measured on this project's 2-core machine (epochs vary with early stopping);
-# used only for the JSON's estimate of what remains.
-CPU_SECONDS_PER_IMAGE_EPOCH = 0.02
+# seconds per training image and epoch of a run at 64 px on one CPU thread, when no run is measured yet (the JSON's estimate
+# of what remains uses the measured runs instead)
+CPU_SECONDS_PER_IMAGE_EPOCH = 0.01
 GPU_SPEEDUP = 40
 
 
@@ -98,11 +98,14 @@ def summary(runs=RUNS, out=SHIPPED, old_protocol=None):
                      seconds=round(float(g.seconds.sum() + g.get('setup_seconds', 0).sum()), 1))
         cells.append(r)
     todo = [c for c in cells if c['status'] != 'measured' or c['seeds'] < SEEDS]
+    pool = {n: (4707 if n == 'pneumoniamnist' else 546) for n in DATA_SETS}
+    # seconds per training image and epoch, and epochs per run, from the runs measured so far (else rough defaults)
+    rate = float((df.seconds/(df.n_train*df.epochs)).median()) if len(df) else CPU_SECONDS_PER_IMAGE_EPOCH
+    epochs = float(df.epochs.mean()) if len(df) else 15.0
     est = 0.0
     for c in todo:
-        n = c['n_train'] or (4500 if c['data'] == 'pneumoniamnist' else 450)
-        done = int(c.get('seeds') or 0)
-        est += (SEEDS - done)*len(STRATEGY_NAMES)*n*20*CPU_SECONDS_PER_IMAGE_EPOCH   # about 20 epochs a run on average
+        n = c['n_train'] if c.get('n_train') == c.get('n_train') and c.get('n_train') else pool[c['data']] - 200
+        est += (SEEDS - int(c.get('seeds') or 0))*len(STRATEGY_NAMES)*n*epochs*rate
     res = dict(
         command=COMMAND, table='medcnn_tl/strategy_map_runs.csv', rows=len(df),
         devices=sorted(df.device.dropna().unique().tolist()) if len(df) else [],
@@ -125,9 +128,10 @@ def summary(runs=RUNS, out=SHIPPED, old_protocol=None):
         cells=[_json_safe(c) for c in cells],
         summary=[_json_safe(r) for r in lab_summary(df).round(4).to_dict('records')] if len(df) else [],
         remaining=dict(cells=[f"{c['data']} {c['size']}" for c in todo],
-                       cpu_hours_2_cores=round(est/3600/2, 1), gpu_hours_one_gpu=round(est/3600/GPU_SPEEDUP, 2),
-                       note='rough: about 20 epochs a run, scaled from the 64-px runs timed here; a GPU runs them about '
-                            f'{GPU_SPEEDUP}x faster'))
+                       hours_on_2_cpu_cores=round(est/3600/2, 1), hours_on_one_gpu=round(est/3600/GPU_SPEEDUP, 2),
+                       note=f'rough: {rate*1000:.1f} ms per training image and epoch and {epochs:.0f} epochs a run (the medians and mean '
+                            f'of the runs measured here, one thread each, on a shared 2-core machine), runs on the two cores in '
+                            f'parallel; a GPU runs such small networks about {GPU_SPEEDUP}x faster (an estimate, not measured here)'))
     if old_protocol is None and out.exists():
         prev = json.loads(out.read_text())
         old_protocol = prev.get('old_protocol') or ({k: prev[k] for k in ('command', 'protocol', 'data_sets', 'cells') if k in prev}
