@@ -92,6 +92,7 @@ def summary(runs=RUNS, out=SHIPPED, old_protocol=None):
     for r in dec.to_dict('records'):
         g = df[(df.data == r['data']) & (df['size'].astype(str) == r['size'])] if len(df) else df
         if r['similarity'] != r['similarity']: r['similarity'] = sims.get(r['data'])
+        r['n_train'] = int(r['n_train']) if r['n_train'] is not None and r['n_train'] == r['n_train'] else None
         if len(g):
             r.update(n_test=int(g.n_test.median()), image_size=int(g.image_size.iloc[0]),
                      epochs={s: [int(e.min()), round(float(e.mean()), 1), int(e.max())] for s, e in g.groupby('strategy').epochs},
