@@ -175,7 +175,7 @@ def recommend(n_images:int,                 # number of labelled training images
         status = 'no advice' if near is not None else 'not yet measured'
         if near is not None:
             measured = cell_evidence(near)
-            why += f" The nearest measured cell gives no advice ({near['advice'].removeprefix('no advice: ')}), so this is the review's rule."
+            why += f" The nearest measured cell gives no advice: {near['advice'].removeprefix('no advice: ')}; so this is the review's rule."
         else: why += " The strategy lab has not yet measured data like these (no cell near this size and similarity), so this is the review's rule alone."
     else: status = None   # `evidence=[]`: the review's rule alone, on purpose
     st = STRATEGIES[name]
