@@ -108,9 +108,11 @@ def _cmd_train(args):
                   **({'tta': False} if args.no_tta else {}), **({'compile': True} if args.compile else {}))
 
 def _cmd_lab(args):
-    from medcnn_tl.lab import run_lab
-    call_with(run_lab, args, 'seeds', 'strategies', 'out', 'size', 'device', 'seed', data=args.data,
-              **({'sizes': tuple(args.sizes)} if args.sizes else {}))
+    from medcnn_tl import lab
+    runs = call_with(lab.run_lab, args, 'seeds', 'strategies', 'out', 'size', 'device', 'seed', 'workers', 'max_epochs', 'patience',
+                     data=args.data, **({'sizes': tuple(args.sizes)} if args.sizes else {}))
+    if getattr(runs, 'empty', True): return   # nothing ran (or a stand-in of `run_lab`): nothing to show
+    lab.lab_report(runs, args.out or 'lab_results')
 
 def _cmd_sweep(args):
     from medcnn_tl.scale import sweep
@@ -180,7 +182,10 @@ def build_parser()->argparse.ArgumentParser:
     t.set_defaults(func=_cmd_train)
 
     l = sub.add_parser('lab', parents=common, help='the strategy lab: strategies x training-set sizes x seeds, with intervals',
-                       description="Train every strategy at several training-set sizes and seeds; results go to --out (default lab_results).")
+                       description="Train every strategy at several training-set sizes and seeds (paired: each seed is one draw every strategy "
+                                   "trains on); runs go to --out/lab_results.csv (default lab_results), appended and resumable. "
+                                   "Then prints, per cell, each strategy's mean and 95%% interval, its paired difference to the best, "
+                                   "the advice or the tie, and writes the map figure lab_map.png beside the table.")
     l.add_argument('data', help='image folder, CSV, MedMNIST .npz or DICOM folder')
     l.add_argument('--sizes', type=size_or_all, nargs='+', default=None, metavar='N',
                    help="training-set sizes, 'all' for every image (default: 50 200 1000 all)")
@@ -188,6 +193,9 @@ def build_parser()->argparse.ArgumentParser:
     l.add_argument('--strategies', nargs='+', choices=STRATEGY_CHOICES, default=None, metavar='STRATEGY',
                    help='strategies to compare (default: all), ' + strategy_help)
     l.add_argument('--size', type=positive_int, default=None, help="image size in pixels (default: the lab's own)")
+    l.add_argument('--max-epochs', type=positive_int, default=None, help='epoch cap of each run (default: as train, 4 to 30)')
+    l.add_argument('--patience', type=positive_int, default=None, help='epochs without a better validation AUC before a run stops (default: 5)')
+    l.add_argument('--workers', type=positive_int, default=None, help='parallel processes on this machine (default: 1)')
     l.set_defaults(func=_cmd_lab)
 
     s = sub.add_parser('sweep', parents=common, help='hyperparameter search (Optuna) on DATA',

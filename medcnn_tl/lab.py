@@ -21,11 +21,11 @@ from .interpret import choose_threshold, medical_metrics, evaluate, record_run, 
 __all__ = ['LAB_SIZES', 'REVIEW_CATEGORIES', 'STRATEGY_COLOURS', 'STRATEGY_CODES', 'AUGMENTATIONS', 'BASELINE',
            'GENERALIZATION_SETTINGS', 'IMBALANCE_METHODS', 'DEMO_SAMPLES', 'DEMO_SIZE', 'DEMO_EPOCHS', 'DEMO_ABOUT',
            'mean_interval', 'summarize', 'LabData', 'lab_data', 'lab_split', 'lab_loaders', 'ValidAucStop',
-           'frozen_features', 'TrainedPart', 'lab_run', 'run_lab', 'lab_summary', 'plot_strategy_map',
-           'plot_learning_curves', 'generalization_lab', 'generalization_table', 'plot_generalization',
-           'imbalanced_subsample', 'compare_imbalance', 'compare_strategies', 'report_terms', 'run_demo',
-           'train_source', 'TRAIN_SIZE', 'TRAIN_FOLDS', 'TRAIN_MINUTES', 'TRAIN_STEPS', 'LearningCurves', 'EarlyStop',
-           'FreezeBatchNorm']
+           'frozen_features', 'TrainedPart', 'lab_run', 'run_lab', 'paired_decision', 'lab_summary',
+           'plot_strategy_map', 'lab_report', 'plot_learning_curves', 'generalization_lab', 'generalization_table',
+           'plot_generalization', 'imbalanced_subsample', 'compare_imbalance', 'compare_strategies', 'report_terms',
+           'run_demo', 'train_source', 'TRAIN_SIZE', 'TRAIN_FOLDS', 'TRAIN_MINUTES', 'TRAIN_STEPS', 'LearningCurves',
+           'EarlyStop', 'FreezeBatchNorm']
 
 # %% ../nbs/08_lab.ipynb #e1100000
 import copy, contextlib
@@ -88,6 +88,8 @@ from .transfer import (STRATEGIES, SMALL_DATASET_MAX, SIMILAR_MIN, transfer_mode
                                 domain_similarity, estimate_transferability)
 
 # %% ../nbs/08_lab.ipynb #cb6fe844
+import hashlib
+
 class LabData:
     "A labelled image pool `x`, `y` (uint8 tensor (N,C,H,W), labels) that the lab draws training and validation sets from, and a fixed test set."
     def __init__(self, name:str, x, y, x_test, y_test, vocab=None):
@@ -98,6 +100,10 @@ class LabData:
     def c(self)->int: return len(self.vocab)
     @property
     def n_in(self)->int: return int(self.x.shape[1])
+    @property
+    def test_id(self)->str:
+        "A fingerprint of the test set (images and labels): equal for every run scored on the same test images."
+        return hashlib.sha1(self.x_test.numpy().tobytes() + self.y_test.numpy().tobytes()).hexdigest()[:12]
     def __repr__(self):
         return f"LabData({self.name!r}: pool {len(self.y)}, test {len(self.y_test)}, {self.n_in} channel(s), {self.x.shape[-1]} px)"
 
@@ -295,11 +301,13 @@ def lab_run(data:LabData,         # from `lab_data`
     m = medical_metrics(yte, pte, thr)
     return dict(strategy=s.name, size='all' if size is None else int(size), seed=int(seed), test_auc=m['auc'],
                 test_balanced_accuracy=m['balanced_accuracy'], valid_auc=stop.best[0], best_epoch=None if stop.best_epoch is None else stop.best_epoch + 1,
-                epochs=stop.epochs, max_epochs=epochs, steps=n_steps, n_train=len(tr), n_valid=len(va), n_test=len(yte),
+                epochs=stop.epochs, max_epochs=epochs, steps=n_steps, n_train=len(tr), n_valid=len(va), n_test=len(yte), test_set=data.test_id,
                 image_size=int(data.x.shape[-1]), arch=arch, cached=feats is not None, augmented=bool(augment and feats is None),
                 device=str(dev), seconds=round(time.perf_counter() - t0, 2), setup_seconds=round(setup, 2))
 
 # %% ../nbs/08_lab.ipynb #493fb3a8
+from .scale import parallel_map
+
 LAB_SIZES = (50, 200, 1000, None)   # training-set sizes of the lab (`None`: all images)
 
 def _lab_key(r)->tuple: return (str(r['data']), str(r['size']), str(r['strategy']), int(r['seed']))
@@ -313,25 +321,31 @@ def _append_row(csv:Path, row:dict):
         tmp = csv.with_suffix('.tmp'); pd.concat([pd.read_csv(csv), pd.DataFrame([row])], ignore_index=True).to_csv(tmp, index=False)
         tmp.replace(csv)
 
+def _lab_task(task, shared)->dict:
+    "One run of the grid, `task` = (size, strategy, seed), `shared` = (data, device, `lab_run` arguments): what a worker of `run_lab` does."
+    (sz, st, sd), (d, dev, kwargs) = task, shared
+    return lab_run(d, st, sz, sd, device=dev, **kwargs)
+
 def run_lab(data,                     # a MedMNIST `.npz`, a folder/CSV, a `LabData` or `(name, x, y)` arrays
             sizes=LAB_SIZES,          # training-set sizes (`None`: all images)
             seeds=3,                  # how many seeds (or a list of seeds)
             strategies=None,          # default: 'scratch' and the four strategies
-            out='lab_results',        # folder of the table `lab_results.csv` (appended to; finished cells are skipped)
+            out='lab_results',        # folder of the table `lab_results.csv`, or a `.csv` path (appended to; finished runs are skipped)
             size:int=None,            # image side in pixels (default 32)
             device=None,              # 'cpu', 'cuda', ... (default: `pick_device()`)
             verbose:bool=True,        # progress bar
             similarity=True,          # measure `domain_similarity` of the pool (or pass a number, or `None`)
             seed:int=0,               # the first seed: the seeds are seed, seed+1, ...
+            workers:int=1,            # processes on this machine (`scale.parallel_map`; one torch thread each when > 1)
             **kwargs                  # passed to `lab_run`: max_epochs, bs, lr, arch, patience, cache, augment
            )->pd.DataFrame:
-    "Every strategy x size x seed on `data`, one row per run appended to `out/lab_results.csv`; returns this data set's rows."
+    "Every strategy x size x seed on `data`, one row per run appended to `out/lab_results.csv` as it finishes; returns this data set's rows."
     strategies = list(strategies or STRATEGIES)
     for s_ in strategies: get_strategy(s_)
     seeds = list(range(seed, seed + seeds)) if isinstance(seeds, int) else list(seeds)
     dev = as_device(device, check=True)
     d = lab_data(data, size or 32)
-    out = Path(out); out.mkdir(parents=True, exist_ok=True); csv = out/'lab_results.csv'
+    out = Path(out); csv = out if out.suffix == '.csv' else out/'lab_results.csv'; csv.parent.mkdir(parents=True, exist_ok=True)
     old = pd.read_csv(csv) if csv.exists() else pd.DataFrame(columns=['data', 'size', 'strategy', 'seed', 'similarity'])
     done = {_lab_key(r) for r in old.to_dict('records')}
     todo = [(sz, st, sd) for sd in seeds for sz in sizes for st in strategies
@@ -339,29 +353,73 @@ def run_lab(data,                     # a MedMNIST `.npz`, a folder/CSV, a `LabD
     if similarity is True:
         prev = old[old.data == d.name].similarity.dropna()
         similarity = float(prev.iloc[0]) if len(prev) else (domain_similarity(d.x, seed=0).similarity if todo else None)
-    for sz, st, sd in (progress_bar(todo) if verbose else todo):
-        r = lab_run(d, st, sz, sd, device=dev, **kwargs)
-        row = dict(data=d.name, similarity=similarity, **r, finished=time.strftime('%Y-%m-%dT%H:%M:%S'))
-        _append_row(csv, row)
+    runs = parallel_map(_lab_task, todo, workers=workers, threads=1 if workers > 1 else None, shared=(d, str(dev), kwargs))
+    for _, r in (progress_bar(runs, total=len(todo)) if verbose else runs):
+        _append_row(csv, dict(data=d.name, similarity=similarity, **r, finished=time.strftime('%Y-%m-%dT%H:%M:%S')))
     res = pd.read_csv(csv)
     return res[res.data == d.name].reset_index(drop=True)
 
+# %% ../nbs/08_lab.ipynb #a7d1e001
+def _advice(best:str, tied:list, excluded:list)->str:
+    "The advice of a decided cell: 'use A or B; not C, D, E' when the best ties with at most one other, else 'no advice: k strategies tie'."
+    if len(tied) > 1: return f"no advice: {len(tied) + 1} strategies tie ({', '.join([best] + tied)})"
+    return f"use {' or '.join([best] + tied)}" + (f"; not {', '.join(excluded)}" if excluded else '')
+
+def paired_decision(runs:pd.DataFrame,        # one row per strategy x seed (`run_lab`'s table), columns data, size, strategy, seed, `metric`
+                    metric:str='test_auc',     # the metric that decides
+                    confidence:float=0.95,     # coverage of the paired t-intervals
+                    cells=None                 # (data, size) pairs to report even without runs: 'not yet measured'
+                   )->pd.DataFrame:
+    """Per cell (data set x size): the strategy with the best mean `metric`, and each other strategy's **paired** difference
+    to it over the seeds that ran every strategy (a seed = one training subset and split shared by all strategies), as a
+    Student-t `confidence` interval; `tied_with` = the strategies whose interval includes 0; `advice` when at most one ties."""
+    keys = list(dict.fromkeys(zip(runs['data'], runs['size'].astype(str)))) if len(runs) else []
+    keys += [k for k in ((d, str(s)) for d, s in (cells or [])) if k not in keys]
+    rows = []
+    for dname, sz in keys:
+        g = runs[(runs['data'] == dname) & (runs['size'].astype(str) == sz)] if len(runs) else runs
+        row = dict(data=dname, size=sz, similarity=float(g['similarity'].iloc[0]) if len(g) and 'similarity' in g else float('nan'),
+                   n_train=int(g['n_train'].median()) if len(g) and 'n_train' in g else (int(sz) if sz.isdigit() else None),
+                   seeds=0, best=None, tied_with=[], excluded=[], means={}, intervals={}, gives_advice=False)
+        if not len(g):
+            rows.append(dict(row, status='not yet measured', advice='not yet measured')); continue
+        wide = g.pivot_table(index='seed', columns='strategy', values=metric, aggfunc='mean')
+        wide = wide[[s for s in dict.fromkeys(g['strategy']) if s in wide]].dropna()   # the seeds where every strategy ran: paired
+        row['seeds'] = len(wide)
+        row['means'] = {s: [round(m, 4), round(h, 4)] for s in wide for m, h in [mean_interval(wide[s], confidence)]}
+        if len(wide) < 2:
+            rows.append(dict(row, status='too few seeds', advice=f"no advice: {len(wide)} paired seed(s), at least 2 needed")); continue
+        best = wide.mean().sort_values(ascending=False, kind='stable').index[0]
+        for s in wide:
+            if s == best: continue
+            m, h = mean_interval(wide[s] - wide[best], confidence)
+            row['intervals'][s] = [round(m, 4), round(m - h, 4), round(m + h, 4)]
+            (row['tied_with'] if m + h >= 0 else row['excluded']).append(s)
+        adv = _advice(best, row['tied_with'], row['excluded'])
+        rows.append(dict(row, best=best, status='measured', advice=adv, gives_advice=len(row['tied_with']) <= 1))
+    cols = ['data', 'similarity', 'size', 'n_train', 'seeds', 'status', 'best', 'tied_with', 'excluded', 'gives_advice', 'advice', 'means', 'intervals']
+    return pd.DataFrame(rows, columns=cols)
+
 # %% ../nbs/08_lab.ipynb #05cd3276
 def lab_summary(df:pd.DataFrame,           # rows from `run_lab` (one or several data sets)
-                metric:str='test_auc'      # the metric that picks the winner
+                metric:str='test_auc',     # the metric that picks the winner
+                confidence:float=0.95      # coverage of the intervals
                )->pd.DataFrame:
-    "Per data set and size: each strategy's mean ± 95% interval, and the winner, or 'tie' when the best interval overlaps another's."
-    rows = []
-    for (dname, sz), g in df.groupby(['data', 'size'], sort=False):
-        t = summarize(g, 'strategy', [metric, 'test_balanced_accuracy', 'seconds']).sort_values(f'{metric}_mean', ascending=False)
-        best = t.iloc[0]
-        lo = best[f'{metric}_mean'] - best[f'{metric}_ci']
-        rivals = [r.strategy for r in t.iloc[1:].itertuples() if getattr(r, f'{metric}_mean') + getattr(r, f'{metric}_ci') >= lo]
-        single = (t.runs < 2).any()
-        winner = 'too few seeds' if single else best.strategy if not rivals else 'tie'
+    """Per data set and size: each strategy's mean ± interval over seeds and its paired difference to the best (`paired_decision`);
+    the winner, or 'tie' when another strategy's paired interval includes 0, and the cell's advice."""
+    rows, dec = [], paired_decision(df, metric, confidence).set_index(['data', 'size'])
+    for (dname, sz), g in df.groupby(['data', df['size'].astype(str)], sort=False):
+        d = dec.loc[(dname, sz)]
+        t = summarize(g, 'strategy', [metric, 'test_balanced_accuracy', 'seconds'] + (['epochs'] if 'epochs' in g else []), confidence)
+        t = t.sort_values(f'{metric}_mean', ascending=False, kind='stable')
+        winner = 'too few seeds' if d.status != 'measured' else d.best if not d.tied_with else 'tie'
         for r in t.to_dict('records'):
-            rows.append(dict(data=dname, similarity=g.similarity.iloc[0], size=sz, **r, winner=winner,
-                             tied_with=', '.join([best.strategy] + rivals) if winner == 'tie' else ''))
+            m, lo, hi = d.intervals.get(r['strategy'], [0.0, 0.0, 0.0] if r['strategy'] == d.best else [float('nan')]*3)
+            rows.append(dict(data=dname, similarity=g.similarity.iloc[0] if 'similarity' in g else float('nan'), size=g['size'].iloc[0], **r,
+                             vs_best=('best' if r['strategy'] == d.best else f"{m:+.3f} [{lo:+.3f}, {hi:+.3f}]" if m == m else '–'),
+                             vs_best_mean=m, vs_best_lo=lo, vs_best_hi=hi, seeds=d.seeds, winner=winner,
+                             tied_with=', '.join([d.best] + d.tied_with) if winner == 'tie' else '',
+                             gives_advice=bool(d.gives_advice), advice=d.advice))
     return pd.DataFrame(rows)
 
 # %% ../nbs/08_lab.ipynb #625e9d28
@@ -375,11 +433,15 @@ STRATEGY_CODES = {'scratch': 'S', 'train_entire': 'TE', 'freeze_some': 'FS', 'fi
 def plot_strategy_map(summary:pd.DataFrame,             # from `lab_summary` (or the shipped map's `summary`)
                       small_max:int=SMALL_DATASET_MAX,   # the review's size threshold
                       similar_min:float=SIMILAR_MIN,     # the review's similarity threshold
-                      ax=None):
+                      ax=None,
+                      pending=None):                     # cells not yet measured: dicts with data, similarity, size (grey crosses)
     """The review's size x similarity picture: its four categories (background, with its advice) and, per measured cell,
-    the strategy with the best mean test AUC (colour): a filled dot when it won, a ring when others tie with it (listed)."""
+    the strategy with the best mean test AUC (colour): a filled dot when the cell gives advice (the best tied with at most one
+    other, listed A/B), a ring when more tie (no advice); grey crosses for cells `pending` (not yet measured)."""
     if ax is None: _, ax = plt.subplots(figsize=(9, 5))
+    pend = pd.DataFrame(list(pending or []), columns=['data', 'similarity', 'size'])
     cells = summary.drop_duplicates(['data', 'size'])
+    cells = pd.concat([cells, pend.assign(pending=True)], ignore_index=True) if len(pend) else cells
     xs = {sz: (float(sz) if str(sz) != 'all' else np.nan) for sz in cells['size']}
     big = max([v for v in xs.values() if not np.isnan(v)] + [small_max])*4
     x_of = lambda sz: xs[sz] if not np.isnan(xs[sz]) else big
@@ -392,15 +454,21 @@ def plot_strategy_map(summary:pd.DataFrame,             # from `lab_summary` (or
         ax.text(np.sqrt(x0*x1), y1 - 0.03 if simc == 'similar' else y0 + 0.03, f"review (§9): {strat}\n{szc} & {simc}",
                 ha='center', va='top' if simc == 'similar' else 'bottom', fontsize=8, color='#666')
     for r in cells.itertuples():
+        if getattr(r, 'pending', False) is True:
+            ax.scatter(x_of(r.size), r.similarity, s=90, marker='x', color='#999', linewidth=2, zorder=3)
+            ax.annotate('not yet measured', (x_of(r.size), r.similarity), xytext=(9, 0), textcoords='offset points', ha='left',
+                        va='center', fontsize=7, color='#777', zorder=4)
+            continue
         g = summary[(summary.data == r.data) & (summary['size'].astype(str) == str(r.size))].sort_values(
             'test_auc_mean' if 'test_auc_mean' in summary else 'strategy', ascending=False)
         tied = r.tied_with.split(', ') if r.winner == 'tie' and isinstance(r.tied_with, str) else []
         best = tied[0] if tied else r.winner if r.winner in STRATEGY_COLOURS else g.strategy.iloc[0]
         colour = STRATEGY_COLOURS.get(best, 'k')
         x, y = x_of(r.size), r.similarity
-        solo = r.winner in STRATEGY_COLOURS
+        solo = bool(r.gives_advice) if 'gives_advice' in summary else r.winner in STRATEGY_COLOURS
         ax.scatter(x, y, s=150, color=colour if solo else 'white', edgecolor=colour, linewidth=3, zorder=3)
-        label = (STRATEGY_CODES.get(best, best) if solo else '≈'.join(STRATEGY_CODES.get(s, s) for s in tied) if tied
+        code = lambda names: [STRATEGY_CODES.get(s, s) for s in names]
+        label = ('/'.join(code(tied or [best])) if solo else f"no advice: {'≈'.join(code(tied))}" if tied
                  else f"{STRATEGY_CODES.get(best, best)}?")
         ax.annotate(label, (x, y), xytext=(9, 0), textcoords='offset points', ha='left', va='center', fontsize=7, zorder=4)
     sims = cells.drop_duplicates('data')[['data', 'similarity']].sort_values('similarity')
@@ -414,12 +482,39 @@ def plot_strategy_map(summary:pd.DataFrame,             # from `lab_summary` (or
     ax.axvline(small_max, color='grey', lw=0.8, ls=':'); ax.axhline(similar_min, color='grey', lw=0.8, ls=':')
     used = [s for s in STRATEGY_COLOURS if s in set(summary.strategy)]
     keys = [Line2D([], [], marker='o', ls='', color=STRATEGY_COLOURS[s], markersize=8, label=f"{STRATEGY_CODES[s]} = {s}") for s in used]
-    keys += [Line2D([], [], marker='o', ls='', color='grey', markersize=8, label='won (interval clear of the rest)'),
+    keys += [Line2D([], [], marker='o', ls='', color='grey', markersize=8, label='advice: best, or best/one tied (paired interval)'),
              Line2D([], [], marker='o', ls='', markerfacecolor='white', markeredgecolor='grey', markeredgewidth=2, markersize=8,
-                    label='best mean, tied with the ones listed (A≈B)')]
+                    label='no advice: three or more tie (A≈B≈C)')]
+    if len(pend): keys.append(Line2D([], [], marker='x', ls='', color='#999', markersize=8, markeredgewidth=2, label='not yet measured'))
     ax.legend(handles=keys, fontsize=7, loc='upper center', bbox_to_anchor=(0.5, -0.13), ncol=4, frameon=False)
     ax.set_title("The review's rule (background) and what the lab measured (dots: best mean test AUC)", fontsize=10)
     return ax
+
+# %% ../nbs/08_lab.ipynb #a7d1e006
+def lab_report(runs:pd.DataFrame,        # rows from `run_lab`
+               out='lab_results',         # `run_lab`'s `out`: the figure goes beside its table
+               metric:str='test_auc',
+               verbose:bool=True          # print the table
+              )->pd.DataFrame:
+    """What `medcnn-tl lab` shows after its runs: per cell, each strategy's mean ± 95% interval, its paired difference to the
+    best and the epochs it used, the cell's advice (or tie); writes the map figure `lab_map.png` beside the table. Returns `lab_summary`."""
+    out = Path(out); csv = out if out.suffix == '.csv' else out/'lab_results.csv'
+    sm = lab_summary(runs, metric)
+    lines = []
+    for (dname, sz), g in sm.groupby(['data', sm['size'].astype(str)], sort=False):
+        sim = g.similarity.iloc[0]
+        lines.append(f"\n{dname}" + (f" (similarity {sim:.2f})" if pd.notna(sim) else '') +
+                     f", {sz} training images, {int(g.seeds.iloc[0])} paired seed(s): {g.advice.iloc[0]}")
+        t = pd.DataFrame({'strategy': g.strategy, f'{metric.replace("_", " ").replace("auc", "AUC")} (mean ± 95%)': g[metric],
+                          'vs best (paired, 95%)': g.vs_best, 'mean epochs': g['epochs_mean'].round(1) if 'epochs_mean' in g else '–'})
+        lines.append(t.to_string(index=False))
+    fig_path = csv.parent/'lab_map.png'
+    ax = plot_strategy_map(sm); ax.figure.savefig(fig_path, dpi=90, bbox_inches='tight'); plt.close(ax.figure)
+    if verbose:
+        print('\n'.join(lines))
+        print(f"\nA cell gives advice when the best strategy ties (paired interval includes 0) with at most one other.\n"
+              f"Table of runs: {csv}\nMap figure: {fig_path}")
+    return sm
 
 # %% ../nbs/08_lab.ipynb #ccbf9778
 def plot_learning_curves(df:pd.DataFrame,        # rows from `run_lab`

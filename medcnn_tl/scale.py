@@ -6,7 +6,8 @@ Docs: https://medcnn-tl.github.io/medcnn_tl/scale.html.md"""
 
 # %% ../nbs/09_scale.ipynb #fcc1756c
 from __future__ import annotations
-import os, sys, json, time, socket, tempfile, shutil, argparse, contextlib, importlib
+import os, sys, json, time, socket, tempfile, shutil, argparse, contextlib, importlib, multiprocessing
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -14,7 +15,7 @@ import torch
 from .core import MedcnnError, BadArgumentError, DataError, MissingDependencyError, quiet_notices
 
 # %% auto #0
-__all__ = ['SWEEP_SPACE', 'ddp_learners', 'train_here', 'train_distributed', 'main', 'sweep_table', 'sweep']
+__all__ = ['SWEEP_SPACE', 'ddp_learners', 'train_here', 'train_distributed', 'main', 'parallel_map', 'sweep_table', 'sweep']
 
 # %% ../nbs/09_scale.ipynb #176abf9e
 def _need(module:str, what:str):
@@ -144,6 +145,43 @@ def main(argv:list=None # arguments (default: `sys.argv[1:]`)
 # %% ../nbs/09_scale.ipynb #6c40a601
 if __name__ == '__main__' and not hasattr(sys, 'ps1') and 'ipykernel' not in sys.modules and 'execnb' not in sys.modules:
     sys.exit(main())
+
+# %% ../nbs/09_scale.ipynb #c0ffee02
+_SHARED = None   # what `parallel_map` hands every task of this worker process (set once per process by its initializer)
+
+def _init_worker(threads, shared):
+    global _SHARED
+    if threads: torch.set_num_threads(int(threads))
+    _SHARED = shared
+
+def _call(fn, task): return fn(task) if _SHARED is None else fn(task, _SHARED)
+
+def parallel_map(fn,                 # a module-level function (picklable): `fn(task)`, or `fn(task, shared)` when `shared` is given
+                 tasks,              # the tasks (picklable)
+                 workers:int=2,      # processes on this machine (1: in this process, no pool)
+                 threads:int=1,      # torch threads per process (1 on a shared machine)
+                 shared=None         # sent once to each process (e.g. a data set), not once per task
+                ):
+    """Run `fn` on every task in `workers` processes of Python's `concurrent.futures` (spawn start, so CUDA works in them);
+    yields `(task, result)` as each finishes (completion order). An exception in a task is raised here."""
+    tasks = list(tasks)
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+        raise BadArgumentError(f"workers must be a positive integer, got {workers!r}", thing="workers", fix="use e.g. --workers 2")
+    if workers == 1 or len(tasks) <= 1:
+        global _SHARED
+        old, _SHARED = _SHARED, shared
+        try:
+            for t in tasks: yield t, _call(fn, t)
+        finally: _SHARED = old
+        return
+    ctx = multiprocessing.get_context('spawn')
+    with ProcessPoolExecutor(min(workers, len(tasks)), mp_context=ctx, initializer=_init_worker, initargs=(threads, shared)) as ex:
+        futures = {ex.submit(_call, fn, t): t for t in tasks}
+        try:
+            for f in as_completed(futures): yield futures[f], f.result()
+        except BaseException:
+            for f in futures: f.cancel()
+            raise
 
 # %% ../nbs/09_scale.ipynb #de6612b8
 SWEEP_SPACE = dict(lr=(1e-4, 1e-2), size=(32, 48, 64), strategy=('train_entire', 'finetune_some', 'freeze_some'), epochs=(1, 4))

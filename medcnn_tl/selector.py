@@ -14,7 +14,7 @@ from .core import BadArgumentError, pkg_dir
 
 # %% auto #0
 __all__ = ['STRATEGIES', 'SMALL_DATASET_MAX', 'SIMILAR_MIN', 'STRATEGY_MAP_FILE', 'MEASURED_CELLS', 'Strategy', 'get_strategy',
-           'Recommendation', 'load_strategy_map', 'recommend']
+           'Recommendation', 'load_strategy_map', 'as_decision', 'nearest_cell', 'cell_evidence', 'recommend']
 
 # %% ../nbs/05a_selector.ipynb #bc6adee5
 @dataclass
@@ -56,7 +56,8 @@ class Recommendation:
     size_class: str
     similarity_class: str
     review_strategy: str = None   # what the review's rule (§9) says for this category
-    evidence: str = None          # the measured cell of the strategy lab used, if any
+    evidence: str = None          # the measured cell of the strategy lab used, if any: where, best, tied set, paired intervals
+    map_status: str = None        # what the map says here: 'agrees', 'contradicts' (the review's rule), 'no advice', 'not yet measured'
     @property
     def category(self)->str:
         "The review's category, e.g. 'small data set, different from ImageNet'."
@@ -66,6 +67,7 @@ class Recommendation:
         lines = [f"Recommended strategy: {self.strategy}", f"Review's category: {self.category} (the review says {self.review_strategy})",
                  f"Why: {self.reason}"]
         if self.evidence: lines.append(f"Measured: {self.evidence}")
+        elif self.map_status == 'not yet measured': lines.append("Measured: not yet measured near these numbers (the review's rule alone)")
         return '\n'.join(lines + [f"Suggested settings: {s}"])
 
 # %% ../nbs/05a_selector.ipynb #b66dda6c
@@ -76,35 +78,73 @@ _reasons = {
     ('small','similar'):   ('frozen_base', "{n} images are few and similar to ImageNet, so the pretrained features already fit and only a new classifier should be trained"),
 }
 
-STRATEGY_MAP_FILE = pkg_dir/'strategy_map.json'   # written by `python benchmarks/strategy_map.py` from the lab's runs
+STRATEGY_MAP_FILE = pkg_dir/'strategy_map.json'   # written by `python tools/build_strategy_map.py` from the lab's runs
 
-def load_strategy_map(path=None # a JSON file in the format `benchmarks/strategy_map.py` writes (default: the shipped one)
+def load_strategy_map(path=None # a JSON file in the format `tools/build_strategy_map.py` writes (default: the shipped one)
                      )->dict:
-    "The strategy lab's shipped results: its `protocol`, one entry per measured `cells` (data set x size) and `strategies`; {} if absent."
+    "The strategy lab's shipped results: its `protocol`, one entry per planned `cells` (data set x size, with its decision) and the per-strategy `summary`; {} if absent."
     try: return json.loads(Path(path or STRATEGY_MAP_FILE).read_text())
     except (OSError, ValueError): return {}
 
-# The evidence `recommend` stands on: every measured cell (data set x training-set size) of the shipped map with at least
-# three seeds per strategy, whose winner is a strategy or 'tie' (cells with fewer seeds say 'too few seeds' and are not used).
-MEASURED_CELLS = [c for c in load_strategy_map().get('cells', []) if c.get('seeds', 0) >= 3 and c.get('winner') != 'too few seeds']
+def as_decision(cell:dict)->dict:
+    """A map cell in the shape `lab.paired_decision` gives it (`status`, `best`, `tied_with` list, `gives_advice`, ...);
+    a cell of the older format (`winner`, `tied_with` text) is translated (no paired intervals: `intervals` empty)."""
+    if 'status' in cell: return cell
+    tied = [s for s in str(cell.get('tied_with') or '').split(', ') if s]
+    best = tied[0] if tied else cell.get('winner')
+    ok = best in STRATEGIES and int(cell.get('seeds', 3) or 0) >= 2
+    return dict(cell, status='measured' if ok else 'too few seeds', best=best if ok else None, tied_with=tied[1:],
+                gives_advice=ok and len(tied) <= 2, intervals={}, means={},
+                advice=(f"use {' or '.join(tied or [best])}" if ok and len(tied) <= 2 else f"no advice: {len(tied)} strategies tie"))
 
-def _nearest_cell(n_images, similarity, cells, max_gap=0.1, max_ratio=2.5):
-    "The measured cell nearest to (`n_images`, `similarity`): similarity within `max_gap`, size within a factor `max_ratio`."
+# The evidence `recommend` stands on: every cell of the shipped map measured with at least three paired seeds per strategy.
+MEASURED_CELLS = [c for c in map(as_decision, load_strategy_map().get('cells', [])) if c['status'] == 'measured' and c.get('seeds', 0) >= 3]
+
+def nearest_cell(n_images:int,        # training images
+                 similarity:float,    # domain similarity
+                 cells,               # map cells (`as_decision` shape)
+                 max_gap:float=0.1,   # similarity within this
+                 max_ratio:float=2.5  # size within this factor
+                )->dict|None:
+    "The cell of `cells` nearest to (`n_images`, `similarity`): similarity within `max_gap`, size within a factor `max_ratio` (log distance)."
     best = None
     for c in cells:
         size = c.get('n_train') or c['size']
-        if str(size) == 'all' or abs(c['similarity'] - similarity) > max_gap: continue
+        if str(size) == 'all' or c.get('similarity') is None or abs(c['similarity'] - similarity) > max_gap: continue
         r = abs(math.log(n_images/float(size)))
         if r <= math.log(max_ratio) and (best is None or r < best[0]): best = (r, c)
     return None if best is None else best[1]
 
+def _where(c)->str:
+    px = f", {c['image_size']} px" if c.get('image_size') else ''
+    return (f"the strategy lab on {c['data']} ({c.get('n_train') or c['size']} training images, similarity {c['similarity']:.2f}{px}, "
+            f"{c.get('seeds', '?')} paired seeds)")
+
+def _interval_text(c, s)->str:
+    iv = c.get('intervals', {}).get(s)
+    return f"{s} {iv[0]:+.3f} [{iv[1]:+.3f}, {iv[2]:+.3f}]" if iv else s
+
+def cell_evidence(c:dict)->str:
+    "One line of measured evidence from a decided map cell `c`: where, the best, the tied set and each paired interval to the best."
+    c = as_decision(c)
+    if c['status'] != 'measured': return f"{_where(c)}: {c.get('advice', c['status'])}"
+    mean = c.get('means', {}).get(c['best'])
+    best = f"best {c['best']}" + (f" (test AUC {mean[0]:.3f} ± {mean[1]:.3f})" if mean else '')
+    others = [s for s in c.get('intervals', {})]
+    diffs = f"; paired test-AUC difference to the best, 95% interval: {', '.join(_interval_text(c, s) for s in others)}" if others else ''
+    tied = f", tied with {', '.join(c['tied_with'])}" if c['tied_with'] else ', no other tied'
+    return f"{_where(c)}: {best}{tied}{diffs}; {c['advice']}"
+
+# %% ../nbs/05a_selector.ipynb #b66dda6e
 def recommend(n_images:int,                 # number of labelled training images
               similarity:float,             # 0 = unlike ImageNet photographs, 1 = just like them (see `domain_similarity`)
               small_max:int=SMALL_DATASET_MAX, # fewer images than this is "small"
               similar_min:float=SIMILAR_MIN,   # similarity at or above this is "similar"
               evidence=None                    # measured cells (default `MEASURED_CELLS`; `[]`: the review's rule alone)
              )->Recommendation:
-    "The strategy for `n_images` labelled images of `similarity` to ImageNet, with the reason and suggested settings."
+    """The strategy for `n_images` labelled images of `similarity` to ImageNet, with the reason and suggested settings: the
+    nearest measured cell of the map that gives advice decides where there is one (and says where it contradicts the review's
+    rule); elsewhere the review's rule, saying that the region is not yet measured."""
     if isinstance(n_images, bool) or not isinstance(n_images, (int, np.integer)) or n_images < 1:
         raise BadArgumentError(f"n_images must be a positive whole number, got {n_images!r}", thing="n_images",
                                fix="pass the number of labelled training images, e.g. 500")
@@ -118,21 +158,29 @@ def recommend(n_images:int,                 # number of labelled training images
     review, why = _reasons[(size, sim)]
     why = why.format(n=n_images)
     why, name, measured = why[0].upper() + why[1:] + '.', review, None
-    cell = _nearest_cell(n_images, similarity, MEASURED_CELLS if evidence is None else evidence)
+    cells = [as_decision(c) for c in (MEASURED_CELLS if evidence is None else evidence)]
+    cell = nearest_cell(n_images, similarity, [c for c in cells if c['status'] == 'measured' and c['gives_advice']])
     if cell is not None:
-        where = f"the strategy lab on {cell['data']} (similarity {cell['similarity']:.2f}, {cell.get('n_train') or cell['size']} training images)"
-        if cell['winner'] == 'tie':
-            tied = cell['tied_with'].split(', ')
-            measured = f"no measurable difference between {cell['tied_with']} in {where}"
-            if name not in tied: name = tied[0]
-        elif cell['winner'] in STRATEGIES:
-            measured, name = f"{cell['winner']} won in {where}", cell['winner']
-        if name != review:
-            why = (f"In the nearest measured cell {review} did measurably worse than {name}, which had the best mean test AUC there. "
+        measured, advised = cell_evidence(cell), [cell['best']] + list(cell['tied_with'])
+        if review in advised: status = 'agrees'
+        else:
+            name, status = cell['best'], 'contradicts'
+            iv = cell.get('intervals', {}).get(review)
+            how = (f"{review} did measurably worse than {name} (paired test-AUC difference {iv[0]:+.3f}, 95% interval "
+                   f"[{iv[1]:+.3f}, {iv[2]:+.3f}] over {cell.get('seeds')} seeds)") if iv else f"{review} did measurably worse than {name}"
+            why = (f"The measured map contradicts the review's rule here: in the nearest cell that gives advice {how}. "
                    f"The review's rule would say {review}: {why[0].lower()}{why[1:]}")
+    elif cells:
+        near = nearest_cell(n_images, similarity, [c for c in cells if c['status'] == 'measured'])
+        status = 'no advice' if near is not None else 'not yet measured'
+        if near is not None:
+            measured = cell_evidence(near)
+            why += f" The nearest measured cell gives no advice: {near['advice'].removeprefix('no advice: ')}; so this is the review's rule."
+        else: why += " The strategy lab has not yet measured data like these (no cell near this size and similarity), so this is the review's rule alone."
+    else: status = None   # `evidence=[]`: the review's rule alone, on purpose
     st = STRATEGIES[name]
     epochs = 8 if size == 'small' else 5 if n_images < 20*small_max else 3
     settings = dict(epochs=epochs, lr=st.lr, discriminative_lrs=st.discriminative,
                     augment=True if size == 'small' else 'light',
                     trained_fraction=st.trained_fraction, batch_size=16 if n_images < 200 else 32 if n_images < 5000 else 64)
-    return Recommendation(name, why, settings, size, sim, review, measured)
+    return Recommendation(name, why, settings, size, sim, review, measured, status)

@@ -547,22 +547,36 @@ def _settings_html(settings:dict)->str:
     return f"<div style='margin-top:6px'><i>Suggested settings</i><table style='border-collapse:collapse;font-size:0.92em'>{rows}</table></div>"
 
 # %% ../nbs/10_widgets.ipynb #bdeebf29
-MAP_COMMAND = 'python benchmarks/strategy_map.py'   # the command that measures the shipped map again
+MAP_COMMAND = 'python tools/build_strategy_map.py'   # the command that measures the shipped map again
 
 def _map_caption(smap:dict)->str:
-    "One line on how the shipped map `smap` was measured (image size, steps, seeds, the command), and one on cells with too few seeds."
+    "How the shipped map `smap` was measured (engine, image size, stopping, paired seeds, the command), and how many cells give advice or are not yet measured."
     cells, p = smap.get('cells', []), smap.get('protocol', {})
     if not cells: return f"<p>No measured map ships with this installation: <code>{MAP_COMMAND}</code> measures it.</p>"
-    seeds = sorted({int(c.get('seeds') or 0) for c in cells})
-    seed_text = f"{seeds[0]} seed{'' if seeds[0] == 1 else 's'}" if len(seeds) == 1 else f"{seeds[0]} to {seeds[-1]} seeds"
-    line = (f"<p style='margin:2px 0'><small>Measured: {len({c['data'] for c in cells})} data sets × {len({str(c['size']) for c in cells})} "
-            f"training-set sizes, {p.get('image_size', '?')}-px images, {p.get('steps', '?')} optimiser steps per run "
-            f"(batch {p.get('batch_size', '?')}), {seed_text} per cell; <code>{MAP_COMMAND}</code> measures it again.</small></p>")
-    few = [c for c in cells if c.get('winner') == 'too few seeds']
+    status = [c.get('status', 'measured' if c.get('winner') not in (None, 'too few seeds') else 'too few seeds') for c in cells]
+    measured = [c for c, s in zip(cells, status) if s == 'measured']
+    seeds = sorted({int(c.get('seeds') or 0) for c in measured}) or [0]
+    seed_text = f"{seeds[0]} paired seed{'' if seeds[0] == 1 else 's'}" if len(seeds) == 1 else f"{seeds[0]} to {seeds[-1]} paired seeds"
+    how = (f"{p.get('image_size', '?')}-px images, trained as <code>medcnn-tl train</code> does (<code>medical_learner</code>) until the "
+           f"validation AUC stops improving (patience {p.get('patience', '?')}, at most {p.get('max_epochs', '?')} epochs)"
+           if 'max_epochs' in p else f"{p.get('image_size', '?')}-px images, {p.get('steps', '?')} optimiser steps per run (batch {p.get('batch_size', '?')})")
+    advice = sum(bool(c.get('gives_advice')) for c in measured)
+    line = (f"<p style='margin:2px 0'><small>Measured: {len(measured)} cells ({len({c['data'] for c in measured})} data sets), {how}, "
+            f"{seed_text} per cell; {advice} of them give advice (the best strategy tied with at most one other, by paired intervals). "
+            f"<code>{MAP_COMMAND}</code> measures it again.</small></p>")
+    pending = status.count('not yet measured')
+    if pending: line += (f"<p style='margin:2px 0'><small>{pending} planned cells are <b>not yet measured</b> (crosses on the map): "
+                         f"there the recommendation is the review's rule, and says so.</small></p>")
+    few = status.count('too few seeds')
     if not few: return line
-    who = "Every cell says" if len(few) == len(cells) else f"{len(few)} of {len(cells)} cells say"
+    who = "Every cell says" if few == len(cells) else f"{few} of {len(cells)} cells say"
     return line + (f"<p style='margin:2px 0'><b>{who} 'too few seeds'</b>: with fewer than three seeds there is no interval to "
                    f"compare, so no winner is named there yet, and the recommendation falls back on the review's rule.</p>")
+
+def _map_pending(smap:dict)->list:
+    "The planned cells of `smap` not yet measured (data, similarity, size), for `plot_strategy_map`'s crosses."
+    return [dict(data=c['data'], similarity=c['similarity'], size=str(c['size'])) for c in smap.get('cells', [])
+            if c.get('status') == 'not yet measured' and c.get('similarity') is not None]
 
 def _map_rows(smap:dict)->pd.DataFrame:
     "The shipped map's `summary` (one row per data set × size × strategy) with each cell's number of training images `n_train`."
@@ -642,10 +656,14 @@ def _results_html(results:pd.DataFrame)->str:
             "were measured on the benchmark's computer.</small>")
 
 # %% ../nbs/10_widgets.ipynb #44178e79
+_MAP_VERDICT = {'agrees': " <b>The map agrees with the review's rule here.</b>",
+                'contradicts': " <b>The map contradicts the review's rule here</b> (see why).",
+                'no advice': " The nearest measured cell gives no advice: the review's rule."}
+
 def strategy_selector(dls=None,                      # DataLoaders to measure (default: the embedded chest samples, `lab.DEMO_SAMPLES`)
                       data=None,                     # what a live run trains on: anything `lab.lab_data` reads (default: the embedded chest samples)
                       arch:str='efficientnet_lite0', # backbone of the diagram, the measurements and the live run
-                      steps:int=None,                # optimiser steps of a live run (default: the map's protocol)
+                      steps:int=None,                # cap of a live run in optimiser steps (default: the map's protocol, in epochs)
                       bs:int=None,                   # batch size of a live run (default: the map's protocol)
                       image_size:int=None,           # image side of a live run (default: the map's protocol)
                       seed:int=0,                    # seed of the first run of a strategy and size (a repeat uses the next seed)
@@ -660,12 +678,14 @@ def strategy_selector(dls=None,                      # DataLoaders to measure (d
     from medcnn_tl.lab import DEMO_SAMPLES, DEMO_SIZE, lab_data, lab_split, lab_run, plot_strategy_map
     from medcnn_tl.transfer import domain_similarity, estimate_transferability, plot_strategies
     smap = load_strategy_map() if strategy_map is None else strategy_map
-    proto = {'image_size': 32, 'steps': 40, 'batch_size': 16, **smap.get('protocol', {})}
-    steps, bs, image_size = steps or proto['steps'], bs or proto['batch_size'], image_size or proto['image_size']
+    proto = {'image_size': 64, 'batch_size': 16, 'max_epochs': 30, 'patience': 5, **smap.get('protocol', {})}
+    if 'max_epochs' not in smap.get('protocol', {}) and 'steps' in proto: steps = steps or proto['steps']   # a map of the older format
+    bs, image_size = bs or proto['batch_size'], image_size or proto['image_size']
+    cap_text = f"at most {steps} optimiser steps" if steps else f"at most {proto['max_epochs']} epochs"
     rows, wide = _map_rows(smap), dict(description_width='initial')
     # the measured map
     caption = widgets.HTML(_map_caption(smap))
-    png = _svg(plot_strategy_map(rows).figure, 10) if len(rows) and show_map else b''
+    png = _svg(plot_strategy_map(rows, pending=_map_pending(smap)).figure, 10) if len(rows) and show_map else b''
     map_image = widgets.Image(value=png, format='svg+xml', layout=widgets.Layout(width='100%', max_width='900px', **FIGURE_LAYOUT))
     map_image.add_class('medcnn-map')
     # the sliders and the answer
@@ -685,7 +705,7 @@ def strategy_selector(dls=None,                      # DataLoaders to measure (d
     strategy = widgets.Dropdown(options=list(STRATEGIES), description='strategy')
     size = widgets.Dropdown(options=[('50', 50), ('200', 200), ('all of the pool', 'all')], value=50, description='training images', style=wide)
     train = widgets.Button(description='Train', icon='play', button_style='primary')
-    progress = widgets.IntProgress(value=0, min=0, max=steps, description='steps', layout=widgets.Layout(width='300px'))
+    progress = widgets.IntProgress(value=0, min=0, max=steps or 1, description='steps', layout=widgets.Layout(width='300px'))
     status, results_table = widgets.HTML(), widgets.HTML()
     status.add_class('medcnn-status'); results_table.add_class('medcnn-results')
     where = 'the embedded chest samples' if data is None else 'your data'
@@ -694,7 +714,7 @@ def strategy_selector(dls=None,                      # DataLoaders to measure (d
         widgets.HBox([widgets.VBox([text], layout=widgets.Layout(width='55%', margin='0 16px 0 0')), settings]), diagram,
         widgets.HBox([measure]), measured,
         widgets.HTML(f"<h3>A live run</h3><p>Trains the chosen strategy on {where} with the map's protocol ({image_size}-px images, "
-                     f"at most {steps} optimiser steps of batch {bs}, early-stopped on validation AUC), then tests it.</p>"),
+                     f"{cap_text} of batch {bs}, early-stopped on validation AUC), then tests it.</p>"),
         widgets.HBox([strategy, size, train]), widgets.HBox([progress, status]), results_table])
     box.n_images, box.similarity, box.text, box.settings, box.diagram, box.map, box.caption = n_images, similarity, text, settings, diagram, map_image, caption
     box.measure, box.measured, box.strategy, box.size, box.train = measure, measured, strategy, size, train
@@ -711,7 +731,8 @@ def strategy_selector(dls=None,                      # DataLoaders to measure (d
         text.value = (f"<div style='font-size:1.15em'>Recommended: <b>{rec.strategy}</b></div>"
                       f"<div style='color:#555'>{html.escape(STRATEGIES[rec.strategy].description)}</div><ul style='margin:4px 0;padding-left:18px'>"
                       f"<li>The review's category: <b>{html.escape(rec.category)}</b>; the review's rule says <b>{rec.review_strategy}</b>.</li>"
-                      f"<li>Measured: {html.escape(rec.evidence) if rec.evidence else 'no measured cell near here.'}</li>"
+                      f"<li>Measured: {html.escape(rec.evidence) if rec.evidence else 'not yet measured near here (the review&#x27;s rule alone).'}"
+                      f"{_MAP_VERDICT.get(rec.map_status, '')}</li>"
                       f"<li>Why: {html.escape(rec.reason)}</li></ul>")
         settings.value = _settings_html(rec.settings)
         if rec.strategy not in diagrams: diagrams[rec.strategy] = _svg(plot_strategies(arch, highlight=rec.strategy).figure, 10)
@@ -756,9 +777,10 @@ def strategy_selector(dls=None,                      # DataLoaders to measure (d
             repeat = int(((box.results.strategy == name) & (box.results['size'] == str(sz))).sum())
             run_seed, n_size = seed + repeat, None if sz == 'all' else sz
             n = len(lab_split(lab, n_size, run_seed)[0])
-            status.value = f"training {name} on {n} images (at most {steps} steps) ..."
-            progress.max = steps
-            r = lab_run(lab, name, n_size, run_seed, steps=steps, bs=bs, arch=arch, on_step=lambda i, _: setattr(progress, 'value', i))
+            status.value = f"training {name} on {n} images ({cap_text}) ..."
+            def on_step(i, total): progress.max, progress.value = total, i
+            r = lab_run(lab, name, n_size, run_seed, steps=steps, max_epochs=None if steps else proto['max_epochs'],
+                        patience=proto['patience'], bs=bs, arch=arch, on_step=on_step)
         except Exception as e:
             progress.bar_style = 'danger'
             status.value = _problem_line(f"{name} on {sz} images could not be trained", e); return
@@ -773,7 +795,7 @@ def strategy_selector(dls=None,                      # DataLoaders to measure (d
                   for k, m in (('test AUC', 'test_auc'), ('balanced accuracy', 'test_balanced_accuracy'), ('seconds', 'seconds'))}}
         box.results = pd.concat([box.results, pd.DataFrame([row], index=[label])]) if len(box.results) else pd.DataFrame([row], index=[label])
         results_table.value = _results_html(box.results)
-        stopped = f", early-stopped at step {r['steps']} of {steps}" if r['steps'] < steps else ''
+        stopped = f", early-stopped after {r['epochs']} of {r['max_epochs']} epochs" if r['epochs'] < r['max_epochs'] else ''
         status.value = (f"{name} on {r['n_train']} images: test AUC <b>{r['test_auc']:.3f}</b>, balanced accuracy "
                         f"<b>{r['test_balanced_accuracy']:.3f}</b> on {r['n_test']} test images ({r['seconds']:.1f} s{stopped}).")
 

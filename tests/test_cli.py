@@ -171,3 +171,29 @@ def test_voila_configuration_is_safe():
     assert cli.voila_config()['Voila']['token'] != cli.voila_config()['Voila']['token']
     assert [cli.is_local_host(h) for h in ('127.0.0.1', 'localhost', '::1', '[::1]', '0.0.0.0', '192.168.1.5', 'example.org')] == \
            [True, True, True, True, False, False, False]
+
+def test_lab_prints_its_table_and_writes_the_map_figure(tmp_path):
+    "A tiny grid end to end (two strategies, two paired seeds, two epochs): the table per cell, the advice, the figure and where both are."
+    import numpy as np, pandas as pd
+    rng = np.random.default_rng(0)
+    def images(n):
+        y = np.arange(n) % 2
+        x = rng.integers(0, 90, (n, 28, 28)).astype(np.uint8)
+        x[y == 1, 8:20, 8:20] += 150                          # class 1: a bright square, easy to learn
+        return x, y[:, None]
+    (xtr, ytr), (xva, yva) = images(40), images(20)
+    np.savez(tmp_path/'tiny.npz', train_images=xtr, train_labels=ytr, val_images=xva, val_labels=yva)
+    out = tmp_path/'labout'
+    r = run('lab', str(tmp_path/'tiny.npz'), '--sizes', '20', '--seeds', '2', '--strategies', 'frozen_base', 'finetune_some',
+            '--size', '32', '--max-epochs', '2', '--out', str(out), '--device', 'cpu')
+    assert r.returncode == 0, r.stderr[-3000:]
+    runs = pd.read_csv(out/'lab_results.csv')
+    assert len(runs) == 4 and sorted(runs.seed.unique()) == [0, 1]
+    assert (out/'lab_map.png').exists() and f"Map figure: {out/'lab_map.png'}" in r.stdout and str(out/'lab_results.csv') in r.stdout
+    import re
+    assert re.search(r"tiny \(similarity 0\.\d+\), 20 training images, 2 paired seed\(s\): (use|no advice)", r.stdout), r.stdout
+    for s, g in runs.groupby('strategy'):                  # each strategy's mean test AUC, as printed, from the table by pandas
+        line = next(l for l in r.stdout.splitlines() if l.strip().startswith(s))
+        assert f"{g.test_auc.mean():.3f} ±" in line, (s, line)
+    best = runs.groupby('strategy').test_auc.mean().idxmax()
+    assert any(l.strip().startswith(best) and 'best' in l for l in r.stdout.splitlines())

@@ -362,7 +362,7 @@ def test_strategy_selector_shows_the_map_follows_its_sliders_and_trains_live(ser
     page.locator('img').nth(1).screenshot(path=str(SHOTS/'strategy_selector_diagram.png'))   # the layer-group diagram, to look at
     body = page.inner_text('body')
     assert body.count('Which transfer-learning strategy?') == 1                 # the dashboard's title; the widget adds none
-    assert 'python benchmarks/strategy_map.py' in body and 'optimiser steps' in body   # the map's caption: protocol and command
+    assert 'python tools/build_strategy_map.py' in body and 'paired seeds' in body   # the map's caption: protocol and command
     assert 'learning rate' in body and 'trained_fraction' not in body           # the settings as a table, not k=v
     first = recommend(300, 0.5).strategy                                         # the sliders start at 300 images, similarity 0.5
     assert f"Recommended: {first}" in recommendation()

@@ -77,3 +77,35 @@ def test_lab_full_grid(cli, tmp_path):
     assert sorted(df['size'].astype(str).unique()) == ['200', '50'] and sorted(df.seed.unique()) == [0, 1, 2]
     assert (df[df['size'].astype(str) == '50'].n_train == 50).all()
     check_rows(df)
+
+def test_map_tool_two_workers_tiny_grid(tmp_path):
+    """tools/build_strategy_map.py on a tiny grid in two worker processes: the runs table, the JSON's decision of the
+    measured cell (checked against SciPy's paired t-test), the planned cells marked 'not yet measured', and a rerun that adds nothing."""
+    import json, os, subprocess, sys
+    from pathlib import Path
+    from scipy.stats import ttest_rel
+    d = np.load(DATA)   # the embedded 28-px phantoms, laid out as a MedMNIST train+val file under the tool's file name
+    np.savez(tmp_path/'pneumoniamnist_trainval.npz', train_images=d['train_images'], train_labels=d['train_labels'],
+             val_images=d['test_images'], val_labels=d['test_labels'])
+    root = Path(__file__).resolve().parent.parent
+    argv = [sys.executable, str(root/'tools'/'build_strategy_map.py'), '--data', 'pneumoniamnist', '--sizes', '20', '--seeds', '2',
+            '--workers', '2', '--max-epochs', '1', '--strategies', 'frozen_base', 'finetune_some',
+            '--runs', str(tmp_path/'runs.csv'), '--json', str(tmp_path/'map.json')]
+    env = {**os.environ, 'MEDCNN_DATA': str(tmp_path), 'MPLBACKEND': 'Agg'}
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=900, env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    runs = pd.read_csv(tmp_path/'runs.csv')
+    assert len(runs) == 4 and sorted(zip(runs.strategy, runs.seed)) == [('finetune_some', 0), ('finetune_some', 1), ('frozen_base', 0), ('frozen_base', 1)]
+    assert (runs.image_size == 64).all() and runs.test_set.nunique() == 1 and (runs.epochs <= 1).all() and runs.seconds.notna().all()
+    m = json.loads((tmp_path/'map.json').read_text())
+    assert m['protocol']['image_size'] == 64 and m['protocol']['paired'] is True and 'medical_learner' in m['protocol']['engine']
+    cell = next(c for c in m['cells'] if c['data'] == 'pneumoniamnist' and c['size'] == '20')
+    w = runs.pivot(index='seed', columns='strategy', values='test_auc')
+    assert cell['status'] == 'measured' and cell['seeds'] == 2 and cell['best'] == w.mean().idxmax()
+    other = next(s for s in w if s != cell['best'])
+    ci = ttest_rel(w[other], w[cell['best']]).confidence_interval(0.95)
+    if np.isfinite(ci.low): assert np.allclose(cell['intervals'][other][1:], [ci.low, ci.high], atol=2e-4)
+    assert {c['status'] for c in m['cells'] if c['data'] == 'breastmnist'} == {'not yet measured'}   # no file for it here
+    assert 'breastmnist 50' in m['remaining']['cells']
+    again = subprocess.run(argv, capture_output=True, text=True, timeout=900, env=env)
+    assert again.returncode == 0 and len(pd.read_csv(tmp_path/'runs.csv')) == 4                  # resumable: nothing repeated

@@ -1,0 +1,170 @@
+"""Measure the strategy lab's size x similarity map and write `medcnn_tl/strategy_map.json`, the evidence `recommend()`
+and the strategy-selector dashboard stand on, with every run in `medcnn_tl/strategy_map_runs.csv` beside it (issue 19).
+
+    python tools/build_strategy_map.py                          # the whole planned grid (resumable: finished runs are skipped)
+    nice -n 10 python tools/build_strategy_map.py --workers 2 --sizes 50 200   # only these sizes, two processes
+    python tools/build_strategy_map.py --summary                # only rewrite the JSON from the table
+
+Protocol (written into the JSON's `protocol`): every run is `medcnn_tl.lab.lab_run`, i.e. `medical_learner` (the recipe
+of `medcnn-tl train`: its augmentation, learning rates, mixed precision on a GPU) on images upscaled to `IMAGE_SIZE` px,
+trained until the validation AUC has not improved for `PATIENCE` epochs (at most `MAX_EPOCHS`; the best epoch's weights
+kept); `SEEDS` paired seeds: a seed draws one training subset and one validation set that every strategy uses, and
+every run of a data set is scored on the same test images (the data set's `val` split, never drawn from).
+A cell is decided by `medcnn_tl.lab.paired_decision` (paired t-intervals of each strategy's difference to the best).
+Runs go to parallel processes on this machine (`medcnn_tl.scale.parallel_map`) and to the GPU when there is one.
+"""
+import argparse, json, os, sys, time
+from pathlib import Path
+import numpy as np, pandas as pd, torch
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = ROOT/'medcnn_tl'/'strategy_map.json'        # read by medcnn_tl.selector.load_strategy_map
+RUNS = ROOT/'medcnn_tl'/'strategy_map_runs.csv'       # one row per run (ships beside the JSON)
+COMMAND = 'python tools/build_strategy_map.py'
+IMAGE_SIZE, SEEDS, MAX_EPOCHS, PATIENCE, BS, ARCH = 64, 5, 30, 5, 16, 'efficientnet_lite0'
+STRATEGY_NAMES = ('scratch', 'train_entire', 'freeze_some', 'finetune_some', 'frozen_base')
+DATA_DIR = Path(os.environ.get('MEDCNN_DATA', ROOT.parent/'shared'/'data'))
+DATA_SETS = {   # name -> file, about, the planned sizes (None: all of the pool not used for validation)
+    'pneumoniamnist': dict(file='pneumoniamnist_trainval.npz', sizes=(50, 200, 1000, None),
+                           about="PneumoniaMNIST (MedMNIST v2, paediatric chest X-rays, 28 px grey, upscaled): its train split "
+                                 "(4,707 images) is the pool, its val split (524) the test set; the official test split is not used"),
+    'breastmnist': dict(file='breastmnist_trainval.npz', sizes=(50, 200, None),
+                        about="BreastMNIST (MedMNIST v2, breast ultrasound, 28 px grey, upscaled): its train split (546 images) "
+                              "is the pool, its val split (78) the test set; the official test split is not used"),
+}
+# seconds per training image and epoch of a run at 64 px on one CPU thread, when no run is measured yet (the JSON's estimate
+# of what remains uses the measured runs instead)
+CPU_SECONDS_PER_IMAGE_EPOCH = 0.01
+GPU_SPEEDUP = 40
+
+
+def load(name:str):
+    "The `LabData` of data set `name` at `IMAGE_SIZE` px, named `name`."
+    from medcnn_tl.lab import lab_data
+    path = DATA_DIR/DATA_SETS[name]['file']
+    if not path.exists(): return None
+    d = lab_data(path, IMAGE_SIZE); d.name = name
+    return d
+
+
+def measure(names, sizes=None, seeds=SEEDS, workers=1, device=None, runs=RUNS, max_epochs=MAX_EPOCHS, strategies=STRATEGY_NAMES):
+    "Run the grid of `names` (planned sizes, or `sizes`) x strategies x `seeds`, appending to `RUNS`; size-major so that small cells finish first."
+    from medcnn_tl.lab import run_lab
+    from medcnn_tl.transfer import domain_similarity
+    data = {n: load(n) for n in names}
+    for n, d in data.items():
+        if d is None: print(f"skipping {n}: {DATA_DIR/DATA_SETS[n]['file']} not found (set $MEDCNN_DATA to its folder)")
+    data = {n: d for n, d in data.items() if d is not None}
+    runs = Path(runs)
+    old = pd.read_csv(runs) if runs.exists() else pd.DataFrame(columns=['data', 'similarity'])
+    sims = {}
+    for n, d in data.items():
+        prev = old[old.data == n].similarity.dropna()
+        sims[n] = float(prev.iloc[0]) if len(prev) else round(domain_similarity(d.x, seed=0).similarity, 4)
+    planned = sorted({s for n in data for s in (sizes or DATA_SETS[n]['sizes'])}, key=lambda s: float('inf') if s is None else s)
+    t0 = time.time()
+    for sz in planned:
+        for n, d in data.items():
+            if sz not in (sizes or DATA_SETS[n]['sizes']): continue
+            print(f"{n}, {sz or 'all'} training images: {len(strategies)} strategies x {seeds} seeds", flush=True)
+            run_lab(d, sizes=(sz,), seeds=seeds, strategies=strategies, out=runs, size=IMAGE_SIZE, device=device,
+                    similarity=sims[n], workers=workers, max_epochs=max_epochs, patience=PATIENCE, bs=BS, arch=ARCH)
+    print(f"wall time {time.time() - t0:.0f} s")
+
+
+def _json_safe(v):
+    if isinstance(v, dict): return {k: _json_safe(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)): return [_json_safe(x) for x in v]
+    if isinstance(v, (np.integer,)): return int(v)
+    if isinstance(v, (np.floating, float)): return None if v != v else round(float(v), 4)
+    if isinstance(v, np.bool_): return bool(v)
+    return v
+
+
+def summary(runs=RUNS, out=SHIPPED, old_protocol=None):
+    "Decide every planned cell from the runs (`paired_decision`) and write the JSON the selector reads; returns it."
+    from medcnn_tl.lab import paired_decision, lab_summary
+    df = pd.read_csv(runs) if Path(runs).exists() else pd.DataFrame(columns=['data', 'size', 'strategy', 'seed', 'test_auc'])
+    planned = [(n, 'all' if s is None else str(s)) for n, v in DATA_SETS.items() for s in v['sizes']]
+    dec = paired_decision(df, cells=planned)
+    sims = df.groupby('data').similarity.first().to_dict() if len(df) else {}
+    cells = []
+    for r in dec.to_dict('records'):
+        g = df[(df.data == r['data']) & (df['size'].astype(str) == r['size'])] if len(df) else df
+        if r['similarity'] != r['similarity']: r['similarity'] = sims.get(r['data'])
+        r['n_train'] = int(r['n_train']) if r['n_train'] is not None and r['n_train'] == r['n_train'] else None
+        if len(g):
+            r.update(n_test=int(g.n_test.median()), image_size=int(g.image_size.iloc[0]),
+                     epochs={s: [int(e.min()), round(float(e.mean()), 1), int(e.max())] for s, e in g.groupby('strategy').epochs},
+                     seconds=round(float(g.seconds.sum() + g.get('setup_seconds', 0).sum()), 1))
+        cells.append(r)
+    todo = [c for c in cells if c['status'] != 'measured' or c['seeds'] < SEEDS]
+    pool = {n: (4707 if n == 'pneumoniamnist' else 546) for n in DATA_SETS}
+    # seconds per training image and epoch, and epochs per run, from the runs measured so far (else rough defaults)
+    rate = float((df.seconds/(df.n_train*df.epochs)).median()) if len(df) else CPU_SECONDS_PER_IMAGE_EPOCH
+    epochs = float(df.epochs.mean()) if len(df) else 15.0
+    est = 0.0
+    for c in todo:
+        n = c['n_train'] if c.get('n_train') == c.get('n_train') and c.get('n_train') else pool[c['data']] - 200
+        est += (SEEDS - int(c.get('seeds') or 0))*len(STRATEGY_NAMES)*n*epochs*rate
+    res = dict(
+        command=COMMAND, table='medcnn_tl/strategy_map_runs.csv', rows=len(df),
+        devices=sorted(df.device.dropna().unique().tolist()) if len(df) else [],
+        cpu_seconds_of_runs=round(float(df.seconds.sum() + df.get('setup_seconds', pd.Series(0.0)).sum()), 1) if len(df) else 0.0,
+        protocol=dict(engine='medcnn_tl.learner.medical_learner (the recipe of `medcnn-tl train`; via medcnn_tl.lab.lab_run)',
+                      image_size=IMAGE_SIZE, arch=ARCH, batch_size=BS, max_epochs=MAX_EPOCHS, patience=PATIENCE, seeds=SEEDS,
+                      paired=True,
+                      pairing='each seed draws one training subset and one validation set (lab_split) that every strategy uses; '
+                              'every run of a data set is scored on the same test images, disjoint from every draw',
+                      stopping='early stopping on validation AUC: stop after `patience` epochs without a better one, keep the '
+                               'best epoch\'s weights, at most `max_epochs` (each run records the epochs it used)',
+                      frozen_layers='outputs of frozen layers computed once per draw, without augmentation (lab_run cache=True)',
+                      decision='paired_decision: best mean test AUC; each other strategy\'s paired difference to it over seeds, '
+                               '95% Student-t interval; tied when the interval includes 0; advice when at most one ties',
+                      sizes={n: ['all' if s is None else s for s in v['sizes']] for n, v in DATA_SETS.items()},
+                      strategies=list(STRATEGY_NAMES)),
+        data_sets={n: dict(about=v['about'], domain_similarity=sims.get(n)) for n, v in DATA_SETS.items()},
+        natural_images='none measured: no natural-image data set of many source pictures is available offline on the '
+                       'measuring machine (scikit-image has a handful of photos only)',
+        cells=[_json_safe(c) for c in cells],
+        summary=[_json_safe(r) for r in lab_summary(df).round(4).to_dict('records')] if len(df) else [],
+        remaining=dict(cells=[f"{c['data']} {c['size']}" for c in todo],
+                       hours_on_2_cpu_cores=round(est/3600/2, 1), hours_on_one_gpu=round(est/3600/GPU_SPEEDUP, 2),
+                       note=f'rough: {rate*1000:.1f} ms per training image and epoch and {epochs:.0f} epochs a run (the medians and mean '
+                            f'of the runs measured here, one thread each, on a shared 2-core machine), runs on the two cores in '
+                            f'parallel; a GPU runs such small networks about {GPU_SPEEDUP}x faster (an estimate, not measured here)'))
+    if old_protocol is None and out.exists():
+        prev = json.loads(out.read_text())
+        old_protocol = prev.get('old_protocol') or ({k: prev[k] for k in ('command', 'protocol', 'data_sets', 'cells') if k in prev}
+                                                   if prev.get('protocol', {}).get('image_size') == 20 else None)
+    if old_protocol: res['old_protocol'] = old_protocol
+    Path(out).write_text(json.dumps(res, indent=1, default=str) + '\n')
+    return res
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--summary', action='store_true', help='only rewrite the JSON from the table')
+    ap.add_argument('--data', nargs='+', default=list(DATA_SETS), choices=list(DATA_SETS))
+    ap.add_argument('--sizes', nargs='+', default=None, help="training-set sizes (e.g. 50 200 all; default: each data set's planned sizes)")
+    ap.add_argument('--seeds', type=int, default=SEEDS)
+    ap.add_argument('--workers', type=int, default=1, help='processes on this machine (one torch thread each)')
+    ap.add_argument('--threads', type=int, default=1, help='torch threads of this process when --workers 1')
+    ap.add_argument('--device', default=None, help="'cpu', 'cuda', ... (default: the GPU when there is one)")
+    ap.add_argument('--runs', default=str(RUNS), help='the per-run table (default: %(default)s)')
+    ap.add_argument('--json', default=str(SHIPPED), help='the map written (default: %(default)s)')
+    ap.add_argument('--max-epochs', type=int, default=MAX_EPOCHS, help='epoch cap (default: %(default)s; smaller only for a smoke test)')
+    ap.add_argument('--strategies', nargs='+', default=list(STRATEGY_NAMES))
+    a = ap.parse_args(argv)
+    if not a.summary:
+        torch.set_num_threads(a.threads)
+        sizes = None if a.sizes is None else [None if s == 'all' else int(s) for s in a.sizes]
+        measure(a.data, sizes, a.seeds, a.workers, a.device, a.runs, a.max_epochs, a.strategies)
+    res = summary(a.runs, Path(a.json))
+    for c in res['cells']:
+        print(f"{c['data']:>15} {str(c['size']):>5}  seeds {c['seeds']}  {c['advice']}")
+    print(f"wrote {a.json} and {a.runs}")
+
+
+if __name__ == '__main__':
+    sys.exit(main())
