@@ -20,8 +20,8 @@ from .interpret import choose_threshold, medical_metrics, evaluate, record_run, 
 # %% auto #0
 __all__ = ['LAB_SIZES', 'REVIEW_CATEGORIES', 'STRATEGY_COLOURS', 'STRATEGY_CODES', 'AUGMENTATIONS', 'BASELINE',
            'GENERALIZATION_SETTINGS', 'IMBALANCE_METHODS', 'DEMO_SAMPLES', 'DEMO_SIZE', 'DEMO_EPOCHS', 'DEMO_ABOUT',
-           'mean_interval', 'summarize', 'LabData', 'lab_data', 'lab_split', 'lab_loaders', 'ValidAucStop',
-           'frozen_features', 'TrainedPart', 'lab_run', 'run_lab', 'paired_decision', 'lab_summary',
+           'mean_interval', 'summarize', 'LabData', 'lab_data', 'lab_split', 'check_lab_pool', 'lab_loaders',
+           'ValidAucStop', 'frozen_features', 'TrainedPart', 'lab_run', 'run_lab', 'paired_decision', 'lab_summary',
            'plot_strategy_map', 'lab_report', 'plot_learning_curves', 'generalization_lab', 'generalization_table',
            'plot_generalization', 'imbalanced_subsample', 'compare_imbalance', 'compare_strategies', 'report_terms',
            'run_demo', 'train_source', 'TRAIN_SIZE', 'TRAIN_FOLDS', 'TRAIN_MINUTES', 'TRAIN_STEPS', 'LearningCurves',
@@ -176,6 +176,20 @@ def lab_split(data:LabData, # the pool
     va = _stratified(y, min(200, max(20, (len(y) if size is None else size)//4)), rng)
     n_tr = len(y) - len(va) if size is None else min(size, len(y) - len(va))
     return _stratified(y, n_tr, rng, exclude=va), va
+
+# %% ../nbs/08_lab.ipynb #5aff1199
+def check_lab_pool(data:LabData # from `lab_data`
+                  ):
+    "Raise a `DataError` naming what is missing when `data` cannot give every draw of `lab_split` a validation set, 2 training images per class and a scorable test set."
+    y, yt = data.y.numpy(), data.y_test.numpy()
+    counts, n_va = np.bincount(y, minlength=data.c), 20
+    short = (len(y) < n_va + 2*data.c) or (counts < 2 + 2).any()
+    if short or len(np.unique(yt)) < 2:
+        what = (f"the test set has {len(yt)} image(s) of {len(np.unique(yt))} class(es)" if not short else
+                f"the pool has {len(y)} images ({', '.join(f'{v}: {k}' for v, k in zip(data.vocab, counts))})")
+        raise DataError(f"too little data for the strategy lab: {what}; each draw needs a validation set of at least {n_va} "
+                        "images, 2 training images of each class, and a test set with every class", thing=data.name,
+                        fix=f"give the lab at least {n_va + 2*data.c + 10} images with 4 or more of each class (or use medcnn-tl train for a small set)")
 
 # %% ../nbs/08_lab.ipynb #d8303422
 def lab_loaders(data:LabData,      # from `lab_data`
@@ -345,6 +359,7 @@ def run_lab(data,                     # a MedMNIST `.npz`, a folder/CSV, a `LabD
     seeds = list(range(seed, seed + seeds)) if isinstance(seeds, int) else list(seeds)
     dev = as_device(device, check=True)
     d = lab_data(data, size or 32)
+    check_lab_pool(d)
     out = Path(out); csv = out if out.suffix == '.csv' else out/'lab_results.csv'; csv.parent.mkdir(parents=True, exist_ok=True)
     old = pd.read_csv(csv) if csv.exists() else pd.DataFrame(columns=['data', 'size', 'strategy', 'seed', 'similarity'])
     done = {_lab_key(r) for r in old.to_dict('records')}

@@ -109,3 +109,13 @@ def test_map_tool_two_workers_tiny_grid(tmp_path):
     assert 'breastmnist 50' in m['remaining']['cells']
     again = subprocess.run(argv, capture_output=True, text=True, timeout=900, env=env)
     assert again.returncode == 0 and len(pd.read_csv(tmp_path/'runs.csv')) == 4                  # resumable: nothing repeated
+
+def test_lab_on_twelve_images_is_one_clear_line(cli, tmp_path):
+    "A pool too small for the lab's draws ends before any training, in one line that says what is missing and what to do."
+    from conftest import one_error_line
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 255, (16, 28, 28), dtype=np.uint8); y = np.array([0, 0] + [1]*10 + [0, 1, 0, 1])
+    np.savez(tmp_path/'twelve.npz', train_images=x[:12], train_labels=y[:12, None], val_images=x[12:], val_labels=y[12:, None])
+    r = cli('lab', tmp_path/'twelve.npz', '--out', tmp_path/'lab', timeout=300)
+    assert one_error_line(r, 'the pool has 12 images (0: 2, 1: 10)', 'at least 34 images'), r.stderr
+    assert not (tmp_path/'lab'/'lab_results.csv').exists()
