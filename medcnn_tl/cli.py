@@ -100,17 +100,23 @@ def _cmd_demo(args):
 def _cmd_train(args):
     if args.gpus and args.gpus > 1:
         from medcnn_tl.scale import train_distributed
-        call_with(train_distributed, args, 'arch', 'strategy', 'size', 'epochs', 'out', 'seed', 'device', 'minutes',
+        call_with(train_distributed, args, 'arch', 'strategy', 'size', 'epochs', 'out', 'seed', 'device', 'minutes', 'weights',
                   data=args.data, gpus=args.gpus)
     else:
         from medcnn_tl.train import train_source
-        call_with(train_source, args, 'arch', 'strategy', 'size', 'epochs', 'out', 'seed', 'device', 'minutes', 'folds', data=args.data,
+        call_with(train_source, args, 'arch', 'strategy', 'size', 'epochs', 'out', 'seed', 'device', 'minutes', 'folds', 'weights', data=args.data,
                   **({'tta': False} if args.no_tta else {}))
 
 def _cmd_lab(args):
     from medcnn_tl.lab import run_lab
     call_with(run_lab, args, 'seeds', 'strategies', 'out', 'size', 'device', 'seed', data=args.data,
               **({'sizes': tuple(args.sizes)} if args.sizes else {}))
+
+def _cmd_pretrain(args):
+    from medcnn_tl.pretrain import pretrain
+    r = call_with(pretrain, args, 'out', 'epochs', 'minutes', 'size', 'seed', 'arch', 'device', 'max_images', source=args.data, start=args.start)
+    print(f"Backbone weights: {r.path} ({r.config['epochs_done']} epoch(s) of {r.config['method']} on {r.config['data']['n_images']} images, "
+          f"{r.config['seconds']:.0f} s; record: {r.sidecar.name})\nTrain from them: medcnn-tl train DATA --weights {r.path}")
 
 def _cmd_sweep(args):
     from medcnn_tl.scale import sweep
@@ -173,6 +179,7 @@ def build_parser()->argparse.ArgumentParser:
     t.add_argument('--folds', type=positive_int, default=None,
                    help='members of the cross-fitted ensemble, each holding out one fold (default: 5); 1 = one network on the given split')
     t.add_argument('--no-tta', action='store_true', help='predict without averaging each image with its mirror image')
+    t.add_argument('--weights', default=None, metavar='FILE', help='start the backbone from this weights file (e.g. written by medcnn-tl pretrain; default: ImageNet)')
     t.set_defaults(func=_cmd_train)
 
     l = sub.add_parser('lab', parents=common, help='the strategy lab: strategies x training-set sizes x seeds, with intervals',
@@ -185,6 +192,18 @@ def build_parser()->argparse.ArgumentParser:
                    help='strategies to compare (default: all), ' + strategy_help)
     l.add_argument('--size', type=positive_int, default=None, help="image size in pixels (default: the lab's own)")
     l.set_defaults(func=_cmd_lab)
+
+    pt = sub.add_parser('pretrain', parents=common, help='self-supervised pretraining (SimSiam) on unlabeled images; writes backbone weights',
+                        description="Pretrain a backbone on the images of DATA (labels ignored); the weights file goes to --out (default pretrained).")
+    pt.add_argument('data', help='image folder, CSV or MedMNIST .npz (labels, if any, are not read)')
+    pt.add_argument('--epochs', type=positive_int, default=None, help='passes over the images (default: 10)')
+    pt.add_argument('--minutes', type=float, default=None, help='time budget in minutes (default: none)')
+    pt.add_argument('--size', type=positive_int, default=None, help='image size in pixels (default: 32)')
+    pt.add_argument('--from', dest='start', choices=('imagenet', 'scratch'), default='imagenet',
+                    help='start from the ImageNet weights or from random weights (default: imagenet)')
+    pt.add_argument('--arch', default=None, help='backbone (default: efficientnet_lite0)')
+    pt.add_argument('--max-images', type=positive_int, default=None, help='pretrain on a random sample of at most this many images')
+    pt.set_defaults(func=_cmd_pretrain)
 
     s = sub.add_parser('sweep', parents=common, help='hyperparameter search (Optuna) on DATA',
                        description="Search hyperparameters on DATA; trials go to --out (default sweep).")

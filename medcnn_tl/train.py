@@ -103,7 +103,8 @@ def train_source(data,                 # a folder, CSV, MedMNIST .npz or DICOM f
                  device=None,          # 'cpu', 'cuda', 'mps' (default: `pick_device()`)
                  minutes:float=TRAIN_MINUTES, # time budget for training (None: no limit); fewer members when it runs out
                  folds:int=TRAIN_FOLDS,# members of the cross-fitted ensemble; 1 = one network on the given split
-                 tta:bool=True         # average each prediction with the mirror image's
+                 tta:bool=True,        # average each prediction with the mirror image's
+                 weights=None          # start the backbone from this weights file (e.g. from `medcnn-tl pretrain`; default: ImageNet)
                 )->dict:
     "Train a cross-fitted ensemble on `data` within `minutes`; write the run folder (metrics.json with `valid` = out-of-fold and `test`)."
     if threads: torch.set_num_threads(int(threads))
@@ -151,7 +152,7 @@ def train_source(data,                 # a folder, CSV, MedMNIST .npz or DICOM f
         split = df['split'].values.copy()
         split[pool_ix] = np.where(fold_of == (m if k > 1 else 0), 'valid', 'train')
         dls = base.resplit(split, seed=seed + m, bs=bs)
-        learn = medical_learner(dls, arch, strategy, seed=seed + m, device=device)
+        learn = medical_learner(dls, arch, strategy, seed=seed + m, device=device, weights=weights)
         guard = Deadline(deadline); learn.add_cb(guard)
         if verbose: print(f"member {m+1}/{k}: {len(dls.train_ds)} training images, holding out {len(dls.valid_ds)}")
         learn.fit_strategy(epochs, progress=verbose)
@@ -183,6 +184,7 @@ def train_source(data,                 # a folder, CSV, MedMNIST .npz or DICOM f
                 "out-of-fold predictions (best worst-case accuracy over prevalences)" if thr is not None else None,
                 budget_stopped=stopped, tta=tta)
     cfg = dict(data=str(data) if not isinstance(data, pd.DataFrame) else 'DataFrame', arch=arch, strategy=strategy, size=size,
+               weights=None if weights is None else str(weights),
                epochs=epochs, bs=bs, seed=seed, minutes=minutes, device=str(learn.dls.device), precision=learn.config['precision'],
                vocab=vocab, n_in=learn.config['n_in'], n_classes=base.c, recommendation=None if rec is None else rec.strategy,
                similarity=None if sim is None else sim.similarity,
