@@ -152,7 +152,7 @@ def pretrain(source,                       # unlabeled images: folder, CSV, MedM
              arch:str='efficientnet_lite0',# a backbone from `medcnn_tl.transfer.BACKBONES`
              start:str='imagenet',         # 'imagenet' (continue from the ImageNet weights) or 'scratch' (random init)
              epochs:int=10,                # passes over the images (fewer if `minutes` runs out)
-             minutes:float=None,           # time budget; stops after the epoch in which it runs out (`None`: no limit)
+             minutes:float=None,           # time budget; stops at the first batch after it runs out (`None`: no limit)
              size:int=32,                  # images are resized to `size` x `size`
              bs:int=64,                    # batch size (SimSiam needs no negatives: small batches work)
              lr:float=None,                # AdamW learning rate (default 1e-3)
@@ -183,7 +183,7 @@ def pretrain(source,                       # unlabeled images: folder, CSV, MedM
     g, views = torch.Generator().manual_seed(seed), TwoViews()
     from fastprogress.fastprogress import master_bar, progress_bar
     mb = master_bar(range(epochs)) if progress else range(epochs)
-    losses, done, deadline = [], 0, t0 + 60*minutes if minutes else float('inf')
+    losses, done, steps, seen, deadline = [], 0, 0, 0, t0 + 60*minutes if minutes else float('inf')
     model.train()
     for ep in mb:
         perm = torch.randperm(len(x), generator=g)
@@ -194,8 +194,9 @@ def pretrain(source,                       # unlabeled images: folder, CSV, MedM
             (p1, z1), (p2, z2) = model(v1), model(v2)
             loss = simsiam_loss(p1, z1, p2, z2)
             opt.zero_grad(); loss.backward(); opt.step(); sched.step()
-            tot += float(loss.detach())*len(b)
-        losses.append(round(tot/(len(batches)*bs), 5))
+            tot += float(loss.detach())*len(b); steps += 1; seen += len(b)
+            if time.perf_counter() > deadline: break
+        losses.append(round(tot/max(seen, 1), 5)); seen = 0
         done = ep + 1
         if progress: mb.write(f"epoch {done}: loss {losses[-1]:.4f}")
         if time.perf_counter() > deadline: break
@@ -206,7 +207,7 @@ def pretrain(source,                       # unlabeled images: folder, CSV, MedM
     torch.save(sd, path)
     cfg = dict(format='medcnn_tl backbone weights', arch=arch, method=PRETRAIN_METHOD, start=start,
                data=dict(name=_data_name(source), n_images=len(x), sha256=images_digest(x)),
-               epochs=epochs, epochs_done=done, minutes=minutes, size=size, bs=bs, lr=lr, seed=seed, max_images=max_images,
+               epochs=epochs, epochs_done=done, steps=steps, minutes=minutes, size=size, bs=bs, lr=lr, seed=seed, max_images=max_images,
                losses=losses, seconds=round(time.perf_counter() - t0, 1), torch=torch.__version__,
                weights=path.name, weights_sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
                load_with=f"medical_learner(dls, arch='{arch}', weights='{path.name}') or medcnn-tl train DATA --weights {path.name}")

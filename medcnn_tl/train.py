@@ -128,6 +128,7 @@ def train_source(data,                 # a folder, CSV, MedMNIST .npz or DICOM f
     else: fold_of, k = np.where(df['split'].values[pool] == 'valid', 0, 1), 1
     check_enough_data(df, pool, fold_of, k, str(data) if not isinstance(data, pd.DataFrame) else 'the table')   # before any training
     for w in said: warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if weights is not None and str(weights) not in ('imagenet', 'none'): create_body(arch, weights)   # a bad weights file: one clear error, before any training
     sim = est = rec = None
     if strategy == 'auto':
         sim = domain_similarity(base, arch, seed=seed)   # the selector's axis: how close the images are to ImageNet, no labels
