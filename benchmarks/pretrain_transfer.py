@@ -44,7 +44,7 @@ def draw(y, rest, n, seed):
     per = {c: int(round(n*(y[rest] == c).mean())) for c in (0, 1)}
     return rng.permutation(np.concatenate([rng.choice(rest[y[rest] == c], per[c], replace=False) for c in (0, 1)]))
 
-def fine_tune_epochs(n): return int(np.clip(round(3000/max(n, 1)), 4, 15))   # about the same number of images seen
+def fine_tune_epochs(n): return int(np.clip(round(1500/max(n, 1)), 3, 12))   # about the same number of images seen (CPU budget)
 
 def run_one(x, y, idx, test, size, init, weights, seed, epochs):
     from medcnn_tl.data import tensor_dls, imagenet_normalize
@@ -66,12 +66,13 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--seeds', type=int, default=5); ap.add_argument('--size', type=int, default=32)
     ap.add_argument('--pretrain-minutes', type=float, default=4.0); ap.add_argument('--pretrain-epochs', type=int, default=30)
-    ap.add_argument('--sizes-pneumoniamnist', type=int, nargs='+', default=[50, 200, 1000])
+    ap.add_argument('--sizes-pneumoniamnist', type=int, nargs='+', default=[50, 200, 800])
     ap.add_argument('--sizes-breastmnist', type=int, nargs='+', default=[50, 150, 400])
     ap.add_argument('--n-test', type=int, nargs=2, default=[600, 200], metavar=('PNEUMONIA', 'BREAST'))
     ap.add_argument('--inits', nargs='+', default=['imagenet', 'domain', 'cross', 'scratch'])
     ap.add_argument('--work', default='/tmp/medcnn_pretrain_bench'); ap.add_argument('--summary-only', action='store_true')
     ap.add_argument('--results', default=str(OUT), help='folder of the CSV and JSON')
+    ap.add_argument('--only', nargs='+', default=None, help='fine-tune on these data sets only (e.g. two processes, then merge the CSVs)')
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
     out = Path(a.results); out.mkdir(parents=True, exist_ok=True)
@@ -100,7 +101,8 @@ def main(argv=None):
             for r in csv.DictReader(fh): done.add((r['init'], r['data'], int(r['n_train']), int(r['seed'])))
     sizes = {'pneumoniamnist': a.sizes_pneumoniamnist, 'breastmnist': a.sizes_breastmnist}
     other = {'pneumoniamnist': 'breastmnist', 'breastmnist': 'pneumoniamnist'}
-    jobs = [(d, n, s, i) for d in sets for n in sizes[d] for s in range(a.seeds) for i in a.inits if (i, d, n, s) not in done]
+    jobs = [(d, n, s, i) for d in sets for n in sizes[d] for s in range(a.seeds) for i in a.inits if (i, d, n, s) not in done
+            and (a.only is None or d in a.only)]
     print(f"{len(jobs)} fine-tuning runs to do ({len(done)} done)", flush=True)
     new = not csv_path.exists()
     with open(csv_path, 'a', newline='') as fh:
@@ -148,7 +150,7 @@ def summarize(csv_path, json_path, pre_rec, a, counts):
                    pretraining=f"SimSiam from the ImageNet EfficientNet-Lite0 weights, on the unlabeled non-test images, {a.size} px, "
                                f"batch 64, AdamW 1e-3 cosine, at most {a.pretrain_epochs} epochs or {a.pretrain_minutes} CPU minutes",
                    fine_tuning=f"medical_learner at {a.size} px: train_entire from ImageNet / domain / cross-domain weights, the scratch "
-                               f"recipe from random weights; epochs = clip(3000/n, 4, 15); 80/20 train/valid of the n labelled images; "
+                               f"recipe from random weights; epochs = clip(1500/n, 3, 12); 80/20 train/valid of the n labelled images; "
                                f"the same images for every init (paired); test AUC from interpret.evaluate",
                    seeds=a.seeds, threads=1,
                    budget='CPU, 1 thread, a machine shared with other jobs: small images (32 px) and minutes of pretraining',
