@@ -136,23 +136,24 @@ def summarize(csv_path, json_path, pre_rec, a, counts):
                 diff = (piv['domain'] - piv[other]).dropna()
                 m, h = mean_interval(diff)
                 cell[f'domain_minus_{other}'] = dict(mean=round(m, 4), ci95=[round(m - h, 4), round(m + h, 4)], n_pairs=int(len(diff)),
-                    verdict='domain better' if m - h > 0 else 'domain worse' if m + h < 0 else 'cannot decide (interval covers 0)')
+                    verdict='cannot decide (fewer than 3 paired seeds)' if len(diff) < 3 else 'domain better' if m - h > 0
+                            else 'domain worse' if m + h < 0 else 'cannot decide (interval covers 0)')
         cells.append(cell)
     verdicts = {}
     for d in df['data'].unique():
         cs = [c for c in cells if c['data'] == d and 'domain_minus_imagenet' in c]
         v = [(c['n_train'], c['domain_minus_imagenet']['verdict']) for c in cs]
-        verdicts[d] = '; '.join(f"n={n}: {t} than ImageNet" if t != 'cannot decide (interval covers 0)' else f"n={n}: cannot decide" for n, t in v)
+        verdicts[d] = '; '.join(f"n={n}: {t} than ImageNet" if not t.startswith('cannot') else f"n={n}: {t}" for n, t in v)
     res = dict(benchmark='pretrain_transfer', date=time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()),
                protocol=dict(
                    data={d: f'{d}_trainval.npz (train+val only): {nt} fixed stratified test images, never pretrained or trained on; '
                             f'{nr} others for unlabeled pretraining and labelled draws' for d, (nt, nr) in counts.items()},
                    pretraining=f"SimSiam from the ImageNet EfficientNet-Lite0 weights, on the unlabeled non-test images, {a.size} px, "
                                f"batch 64, AdamW 1e-3 cosine, at most {a.pretrain_epochs} epochs or {a.pretrain_minutes} CPU minutes",
-                   fine_tuning=f"medical_learner at {a.size} px: train_entire from ImageNet / domain / cross-domain weights, the scratch "
+                   fine_tuning=f"medical_learner at {a.size} px: train_entire from ImageNet / domain{' / cross-domain' if 'cross' in set(df.init) else ''} weights, the scratch "
                                f"recipe from random weights; epochs = clip(1500/n, 3, 12); 80/20 train/valid of the n labelled images; "
                                f"the same images for every init (paired); test AUC from interpret.evaluate",
-                   seeds=a.seeds, threads=1,
+                   seeds=a.seeds, threads=1, inits=sorted(set(df.init)),
                    budget='CPU, 1 thread, a machine shared with other jobs: small images (32 px) and minutes of pretraining',
                    longer_run=("On a GPU: pretrain for hundreds of epochs at 64-128 px (SimSiam's gains grow with pretraining length; "
                                "minutes on a CPU are far from the paper's 100-800 epochs), fine-tune longer, more seeds (narrower "

@@ -92,6 +92,12 @@ def _cmd_recommend(args):
             sim = ds.similarity
             print(f"Measured on {args.data}: {n} training images; {ds}")
     print(recommend(n, sim))
+    _print_pretrain_advice(n, sim)
+
+def _print_pretrain_advice(n, sim):
+    "The selector's third axis (issue 21): whether to pretrain on unlabeled images first, from the shipped measurement."
+    from medcnn_tl.selector import pretrain_advice
+    print(f"Domain pretraining: {pretrain_advice(n, similarity=sim)}")
 
 def _cmd_demo(args):
     from medcnn_tl.lab import run_demo
