@@ -92,6 +92,12 @@ def _cmd_recommend(args):
             sim = ds.similarity
             print(f"Measured on {args.data}: {n} training images; {ds}")
     print(recommend(n, sim))
+    _print_pretrain_advice(n, sim)
+
+def _print_pretrain_advice(n, sim):
+    "The selector's third axis (issue 21): whether to pretrain on unlabeled images first, from the shipped measurement."
+    from medcnn_tl.selector import pretrain_advice
+    print(f"Domain pretraining: {pretrain_advice(n, similarity=sim)}")
 
 def _cmd_demo(args):
     from medcnn_tl.lab import run_demo
@@ -100,11 +106,11 @@ def _cmd_demo(args):
 def _cmd_train(args):
     if args.gpus and args.gpus > 1:
         from medcnn_tl.scale import train_distributed
-        call_with(train_distributed, args, 'arch', 'strategy', 'size', 'epochs', 'out', 'seed', 'device', 'minutes',
+        call_with(train_distributed, args, 'arch', 'strategy', 'size', 'epochs', 'out', 'seed', 'device', 'minutes', 'weights',
                   data=args.data, gpus=args.gpus)
     else:
         from medcnn_tl.train import train_source
-        call_with(train_source, args, 'arch', 'strategy', 'size', 'epochs', 'out', 'seed', 'device', 'minutes', 'folds', data=args.data,
+        call_with(train_source, args, 'arch', 'strategy', 'size', 'epochs', 'out', 'seed', 'device', 'minutes', 'folds', 'weights', data=args.data,
                   **({'tta': False} if args.no_tta else {}), **({'compile': True} if args.compile else {}))
 
 def _cmd_lab(args):
@@ -113,6 +119,12 @@ def _cmd_lab(args):
                      data=args.data, **({'sizes': tuple(args.sizes)} if args.sizes else {}))
     if getattr(runs, 'empty', True): return   # nothing ran (or a stand-in of `run_lab`): nothing to show
     lab.lab_report(runs, args.out or 'lab_results')
+
+def _cmd_pretrain(args):
+    from medcnn_tl.pretrain import pretrain
+    r = call_with(pretrain, args, 'out', 'epochs', 'minutes', 'size', 'seed', 'arch', 'device', 'max_images', source=args.data, start=args.start)
+    print(f"Backbone weights: {r.path} ({r.config['epochs_done']} epoch(s) of {r.config['method']} on {r.config['data']['n_images']} images, "
+          f"{r.config['seconds']:.0f} s; record: {r.sidecar.name})\nTrain from them: medcnn-tl train DATA --weights {r.path}")
 
 def _cmd_sweep(args):
     from medcnn_tl.scale import sweep
@@ -179,6 +191,7 @@ def build_parser()->argparse.ArgumentParser:
     t.add_argument('--compile', action='store_true',
                    help='CUDA only: torch.compile each member (not measured yet, so off by default; on CUDA the batch size, '
                         'learning rate, bf16 and channels-last already follow medcnn_tl.learner.device_recipe)')
+    t.add_argument('--weights', default=None, metavar='FILE', help='start the backbone from this weights file (e.g. written by medcnn-tl pretrain; default: ImageNet)')
     t.set_defaults(func=_cmd_train)
 
     l = sub.add_parser('lab', parents=common, help='the strategy lab: strategies x training-set sizes x seeds, with intervals',
@@ -197,6 +210,18 @@ def build_parser()->argparse.ArgumentParser:
     l.add_argument('--patience', type=positive_int, default=None, help='epochs without a better validation AUC before a run stops (default: 5)')
     l.add_argument('--workers', type=positive_int, default=None, help='parallel processes on this machine (default: 1)')
     l.set_defaults(func=_cmd_lab)
+
+    pt = sub.add_parser('pretrain', parents=common, help='self-supervised pretraining (SimSiam) on unlabeled images; writes backbone weights',
+                        description="Pretrain a backbone on the images of DATA (labels ignored); the weights file goes to --out (default pretrained).")
+    pt.add_argument('data', help='image folder, CSV or MedMNIST .npz (labels, if any, are not read)')
+    pt.add_argument('--epochs', type=positive_int, default=None, help='passes over the images (default: 10)')
+    pt.add_argument('--minutes', type=float, default=None, help='time budget in minutes (default: none)')
+    pt.add_argument('--size', type=positive_int, default=None, help='image size in pixels (default: 32)')
+    pt.add_argument('--from', dest='start', choices=('imagenet', 'scratch'), default='imagenet',
+                    help='start from the ImageNet weights or from random weights (default: imagenet)')
+    pt.add_argument('--arch', default=None, help='backbone (default: efficientnet_lite0)')
+    pt.add_argument('--max-images', type=positive_int, default=None, help='pretrain on a random sample of at most this many images')
+    pt.set_defaults(func=_cmd_pretrain)
 
     s = sub.add_parser('sweep', parents=common, help='hyperparameter search (Optuna) on DATA',
                        description="Search hyperparameters on DATA; trials go to --out (default sweep).")

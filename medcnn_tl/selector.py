@@ -13,8 +13,9 @@ import numpy as np
 from .core import BadArgumentError, pkg_dir
 
 # %% auto #0
-__all__ = ['STRATEGIES', 'SMALL_DATASET_MAX', 'SIMILAR_MIN', 'STRATEGY_MAP_FILE', 'MEASURED_CELLS', 'Strategy', 'get_strategy',
-           'Recommendation', 'load_strategy_map', 'as_decision', 'nearest_cell', 'cell_evidence', 'recommend']
+__all__ = ['STRATEGIES', 'SMALL_DATASET_MAX', 'SIMILAR_MIN', 'STRATEGY_MAP_FILE', 'MEASURED_CELLS', 'PRETRAIN_MAP_FILE',
+           'Strategy', 'get_strategy', 'Recommendation', 'load_strategy_map', 'as_decision', 'nearest_cell',
+           'cell_evidence', 'recommend', 'load_pretrain_map', 'PretrainAdvice', 'pretrain_advice']
 
 # %% ../nbs/05a_selector.ipynb #bc6adee5
 @dataclass
@@ -184,3 +185,67 @@ def recommend(n_images:int,                 # number of labelled training images
                     augment=True if size == 'small' else 'light',
                     trained_fraction=st.trained_fraction, batch_size=16 if n_images < 200 else 32 if n_images < 5000 else 64)
     return Recommendation(name, why, settings, size, sim, review, measured, status)
+
+# %% ../nbs/05a_selector.ipynb #13911493
+PRETRAIN_MAP_FILE = pkg_dir/'pretrain_map.json'   # copied from benchmarks/results/pretrain_transfer.json
+
+def load_pretrain_map(path=None # default: the shipped `PRETRAIN_MAP_FILE`
+                     )->dict:
+    "The shipped measurement of domain pretraining (`{}` when it is missing)."
+    p = Path(path) if path else PRETRAIN_MAP_FILE
+    return json.loads(p.read_text()) if p.exists() else {}
+
+@dataclass
+class PretrainAdvice:
+    "Whether to pretrain on your unlabeled images first: `pretrain_first` True/False, or None where the measurement does not decide; `text` says why, `evidence` lists the measured cells."
+    pretrain_first: bool|None
+    text: str
+    evidence: list
+    def __str__(self): return self.text
+
+# %% ../nbs/05a_selector.ipynb #4a82cce4
+def _nearest_cells(cells, n):
+    "Per data set, the measured cell whose labelled size is nearest `n` (log scale)."
+    out = []
+    for d in sorted({c['data'] for c in cells}):
+        cs = [c for c in cells if c['data'] == d]
+        out.append(min(cs, key=lambda c: abs(math.log(c['n_train']) - math.log(max(n, 1)))))
+    return out
+
+def pretrain_advice(n_labelled:int,          # labelled training images you have
+                    n_unlabelled:int=None,   # unlabeled images of the same kind you could pretrain on
+                    similarity:float=None,   # your images' similarity to ImageNet (`medcnn_tl.transfer.domain_similarity`)
+                    measured:dict=None       # the measurement (default: the shipped `pretrain_map.json`)
+                   )->PretrainAdvice:
+    "Should you pretrain on unlabeled images first (`medcnn-tl pretrain`)? Only where the shipped paired measurement says so."
+    if not isinstance(n_labelled, (int, np.integer)) or n_labelled < 1:
+        raise BadArgumentError(f"n_labelled must be a positive whole number, got {n_labelled!r}", thing="n_labelled", fix="e.g. 200")
+    m = load_pretrain_map() if measured is None else measured
+    cells = [c for c in m.get('cells', []) if 'domain_minus_imagenet' in c]
+    if not cells:
+        return PretrainAdvice(None, "No shipped measurement of domain pretraining: the toolkit cannot say whether it helps; "
+                              "run benchmarks/pretrain_transfer.py on your data.", [])
+    ev = _nearest_cells(cells, n_labelled)
+    said = '; '.join(f"{c['data']} at n={c['n_train']}: domain - ImageNet AUC {c['domain_minus_imagenet']['mean']:+.3f} "
+                     f"[{c['domain_minus_imagenet']['ci95'][0]:+.3f}, {c['domain_minus_imagenet']['ci95'][1]:+.3f}] over "
+                     f"{c['domain_minus_imagenet']['n_pairs']} paired seeds" for c in ev)
+    pools = m.get('unlabelled_images', {})
+    caveats = []
+    if n_unlabelled is not None and pools and n_unlabelled < min(pools.values()):
+        caveats.append(f"you have {n_unlabelled} unlabeled images, fewer than the smallest pool measured ({min(pools.values())})")
+    if similarity is not None and similarity > 0.5:
+        caveats.append(f"your images are close to ImageNet (similarity {similarity:.2f}); the measurement was on grey medical images far from it")
+    sizes = sorted({c['n_train'] for c in cells})
+    if not min(sizes)/2 <= n_labelled <= 2*max(sizes):
+        caveats.append(f"{n_labelled} labelled images is outside the measured sizes ({min(sizes)}-{max(sizes)})")
+    v = {c['domain_minus_imagenet']['verdict'] for c in ev}
+    if caveats:
+        return PretrainAdvice(None, "The measurement does not cover your case (" + '; '.join(caveats) + "). Measured: " + said + ".", ev)
+    if v == {'domain better'}:
+        return PretrainAdvice(True, f"Pretrain first (medcnn-tl pretrain DATA, then train --weights FILE): with about {n_labelled} "
+                              f"labels every measured data set gained over ImageNet. Measured: {said}.", ev)
+    if v == {'domain worse'}:
+        return PretrainAdvice(False, f"Start from ImageNet: with about {n_labelled} labels domain pretraining lost on every measured "
+                              f"data set. Measured: {said}.", ev)
+    return PretrainAdvice(None, f"The measurement does not support a rule at about {n_labelled} labels (the intervals cover zero or "
+                          f"the data sets disagree): start from ImageNet, or measure on your data. Measured: {said}.", ev)

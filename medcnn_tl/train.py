@@ -125,7 +125,8 @@ def train_source(data,                 # a folder, CSV, MedMNIST .npz or DICOM f
                  minutes:float=TRAIN_MINUTES, # time budget for training (None: no limit); fewer members when it runs out
                  folds:int=TRAIN_FOLDS,# members of the cross-fitted ensemble; 1 = one network on the given split
                  tta:bool=True,        # average each prediction with the mirror image's
-                 compile:bool=False    # CUDA only: `torch.compile` each member (not measured, so off by default)
+                 compile:bool=False,   # CUDA only: `torch.compile` each member (not measured, so off by default)
+                 weights=None          # start the backbone from this weights file (e.g. from `medcnn-tl pretrain`; default: ImageNet)
                 )->dict:
     "Train a cross-fitted ensemble on `data` within `minutes`; write the run folder (metrics.json with `valid` = out-of-fold and `test`)."
     if threads: torch.set_num_threads(int(threads))
@@ -153,6 +154,7 @@ def train_source(data,                 # a folder, CSV, MedMNIST .npz or DICOM f
     else: fold_of, k = np.where(df['split'].values[pool] == 'valid', 0, 1), 1
     check_enough_data(df, pool, fold_of, k, str(data) if not isinstance(data, pd.DataFrame) else 'the table')   # before any training
     for w in said: warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if weights is not None and str(weights) not in ('imagenet', 'none'): create_body(arch, weights)   # a bad weights file: one clear error, before any training
     sim = est = rec = None
     if strategy == 'auto':
         sim = domain_similarity(base, arch, seed=seed)   # the selector's axis: how close the images are to ImageNet, no labels
@@ -189,7 +191,7 @@ def train_source(data,                 # a folder, CSV, MedMNIST .npz or DICOM f
         dls = base.resplit(split, seed=seed + m, bs=bs)
         if recipe['data_on_device']: keep_on_device(dls, dev)   # the images cross to the GPU once per member, not once per batch
         learn = medical_learner(dls, arch, strategy, seed=seed + m, device=device, precision=recipe['precision'],
-                                channels_last=recipe['channels_last'], lr=lr)
+                                channels_last=recipe['channels_last'], lr=lr, weights=weights)
         if recipe['compile']: learn.model.compile()
         guard = Deadline(deadline); learn.add_cb(guard)
         if verbose: print(f"member {m+1}/{k}: {len(dls.train_ds)} training images, holding out {len(dls.valid_ds)}")
@@ -222,6 +224,7 @@ def train_source(data,                 # a folder, CSV, MedMNIST .npz or DICOM f
                 threshold_how=THRESHOLD_HOW if thr is not None else None,
                 budget_stopped=stopped, tta=tta)
     cfg = dict(data=str(data) if not isinstance(data, pd.DataFrame) else 'DataFrame', arch=arch, strategy=strategy, size=size,
+               weights=None if weights is None else str(weights),
                epochs=epochs, bs=bs, seed=seed, minutes=minutes, device=str(learn.dls.device), precision=learn.config['precision'],
                vocab=vocab, n_in=learn.config['n_in'], n_classes=base.c, strategy_source=source,
                recommendation=None if rec is None else rec.strategy, recommendation_reason=None if rec is None else rec.reason,

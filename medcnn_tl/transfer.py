@@ -80,7 +80,10 @@ def load_tensors(path # a `.pth`/`.pt` file written by `torch.save`
     if not path.is_file():
         raise DataError("weights file not found", thing=str(path),
                         fix="check the path, or download the weights file there (see list_backbones()), or use weights='none'")
-    try: return torch.load(path, map_location='cpu', weights_only=True)
+    try:
+        with warnings.catch_warnings():   # torch's notes on an odd file (e.g. its pickle protocol) come before our one clear error
+            warnings.simplefilter('ignore')
+            return torch.load(path, map_location='cpu', weights_only=True)
     except pickle.UnpicklingError:   # torch's own text advises weights_only=False, which would run the file's code: never shown
         raise DataError("not a plain weights file: not a PyTorch tensor file, or it holds Python objects (not loaded: that could run code)",
                         thing=str(path), fix="save weights with torch.save(model.state_dict(), path) and pass that file") from None

@@ -327,3 +327,24 @@ def test_careless_csvs_and_too_little_data_are_one_clear_line(tmp_path):
     r = cli('inspect', tmp_path/'passwd.csv')
     one_error_line(r, 'not an image file')
     assert 'root:' not in r['out'] + r['err']                     # the file's content is never read out
+
+def test_bad_weights_files_are_one_clear_line(tmp_path):
+    "Issue 21: `train --weights` with weights of another backbone, a truncated file, a non-weights file, a pickle with code."
+    import pickle, torch
+    from medcnn_tl.transfer import create_body
+    data = samples_path('chest_phantom_28.npz')
+    torch.save(create_body('resnet18', 'none', 3).net.state_dict(), tmp_path/'resnet18.pth')
+    good = tmp_path/'resnet18.pth'
+    (tmp_path/'cut.pth').write_bytes(good.read_bytes()[:4000])
+    (tmp_path/'notes.pth').write_text('these are not weights')
+    marker = tmp_path/'code_ran'
+    class Evil:
+        def __reduce__(self): return (os.system, (f'touch {marker}',))
+    (tmp_path/'evil.pth').write_bytes(pickle.dumps(Evil()))
+    cases = {'resnet18.pth': 'do not fit this network', 'cut.pth': 'cannot read it', 'notes.pth': 'cannot read it',
+             'evil.pth': 'not a plain weights file', 'missing.pth': 'not found'}
+    for name, words in cases.items():
+        r = cli('train', data, '--weights', tmp_path/name, '--epochs', '1', '--folds', '1', '--size', '32', '--out', tmp_path/'runs')
+        one_error_line(r, str(tmp_path/name), words)
+        assert 'weights_only=False' not in r['err']
+    assert not marker.exists() and not (tmp_path/'runs').exists()        # no code ran, no run folder was started

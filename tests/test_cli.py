@@ -197,3 +197,32 @@ def test_lab_prints_its_table_and_writes_the_map_figure(tmp_path):
         assert f"{g.test_auc.mean():.3f} ±" in line, (s, line)
     best = runs.groupby('strategy').test_auc.mean().idxmax()
     assert any(l.strip().startswith(best) and 'best' in l for l in r.stdout.splitlines())
+
+def test_pretrain_then_train_from_the_weights(cli, tmp_path):
+    "Issue 21's done-when: `pretrain DATA --epochs 1 --out DIR` writes weights that `train DATA --weights FILE` trains from."
+    import torch
+    from medcnn_tl.core import samples_path
+    from medcnn_tl.transfer import load_tensors, create_body
+    data = samples_path('chest_phantom_28.npz')
+    r = cli('pretrain', data, '--epochs', '1', '--size', '16', '--max-images', '64', '--out', tmp_path/'w', '--threads', '1')
+    assert r.returncode == 0, r.stderr[-2000:]
+    (f,) = (tmp_path/'w').glob('*.pth')
+    assert str(f) in r.stdout and '--weights' in r.stdout                 # says where, and how to use it
+    rec = json.loads(f.with_suffix('.json').read_text())
+    assert (rec['epochs_done'], rec['data']['n_images'], rec['size'], rec['start']) == (1, 64, 16, 'imagenet')
+    sd, ref = load_tensors(f), create_body('efficientnet_lite0', 'imagenet', 3).net.state_dict()
+    assert set(sd) == set(ref) and any(not torch.equal(sd[k], ref[k]) for k in ref if ref[k].is_floating_point())
+    r = cli('train', data, '--weights', f, '--epochs', '1', '--folds', '1', '--size', '32', '--out', tmp_path/'runs', '--threads', '1')
+    assert r.returncode == 0, r.stderr[-2000:]
+    (cfg,) = (tmp_path/'runs').glob('*/config.json')
+    assert json.loads(cfg.read_text())['weights'] == str(f)
+
+def test_pretrain_options_reach_the_function(monkeypatch):
+    import medcnn_tl.pretrain as pt
+    seen = {}
+    class R:
+        path, sidecar = 'w/x.pth', type('S', (), {'name': 'x.json'})()
+        config = dict(epochs_done=2, method='simsiam', data=dict(n_images=10), seconds=1.0)
+    monkeypatch.setattr(pt, 'pretrain', lambda **kw: seen.update(kw) or R())
+    assert cli.main(['pretrain', 'scans/', '--epochs', '2', '--minutes', '1.5', '--size', '48', '--from', 'scratch', '--out', 'w', '--seed', '3']) == 0
+    assert seen == dict(source='scans/', start='scratch', epochs=2, minutes=1.5, size=48, out='w', seed=3)
