@@ -71,6 +71,7 @@ def _cmd_inspect(args):
     from medcnn_tl.data import inspect_path
     print(inspect_path(args.path, show_identifying=args.show_identifying))
 
+# %% ../nbs/11_cli.ipynb #e78f6eec
 def _cmd_recommend(args):
     from medcnn_tl.selector import recommend   # torch-free: answers at once when both numbers are given
     n, sim = args.n_images, args.similarity
@@ -94,15 +95,18 @@ def _cmd_recommend(args):
     print(recommend(n, sim))
     _print_pretrain_advice(n, sim)
 
+# %% ../nbs/11_cli.ipynb #caaf8969
 def _print_pretrain_advice(n, sim):
     "The selector's third axis (issue 21): whether to pretrain on unlabeled images first, from the shipped measurement."
     from medcnn_tl.selector import pretrain_advice
     print(f"Domain pretraining: {pretrain_advice(n, similarity=sim)}")
 
+# %% ../nbs/11_cli.ipynb #5513b400
 def _cmd_demo(args):
     from medcnn_tl.lab import run_demo
     call_with(run_demo, args, 'out', 'seed', 'device', 'size', 'epochs')
 
+# %% ../nbs/11_cli.ipynb #75929c26
 def _cmd_train(args):
     if args.gpus and args.gpus > 1:
         from medcnn_tl.scale import train_distributed
@@ -113,6 +117,7 @@ def _cmd_train(args):
         call_with(train_source, args, 'arch', 'strategy', 'size', 'epochs', 'out', 'seed', 'device', 'minutes', 'folds', 'weights', data=args.data,
                   **({'tta': False} if args.no_tta else {}), **({'compile': True} if args.compile else {}))
 
+# %% ../nbs/11_cli.ipynb #5f6b6a40
 def _cmd_lab(args):
     from medcnn_tl import lab
     runs = call_with(lab.run_lab, args, 'seeds', 'strategies', 'out', 'size', 'device', 'seed', 'workers', 'max_epochs', 'patience',
@@ -120,12 +125,14 @@ def _cmd_lab(args):
     if getattr(runs, 'empty', True): return   # nothing ran (or a stand-in of `run_lab`): nothing to show
     lab.lab_report(runs, args.out or 'lab_results')
 
+# %% ../nbs/11_cli.ipynb #592fbdd9
 def _cmd_pretrain(args):
     from medcnn_tl.pretrain import pretrain
     r = call_with(pretrain, args, 'out', 'epochs', 'minutes', 'size', 'seed', 'arch', 'device', 'max_images', source=args.data, start=args.start)
     print(f"Backbone weights: {r.path} ({r.config['epochs_done']} epoch(s) of {r.config['method']} on {r.config['data']['n_images']} images, "
           f"{r.config['seconds']:.0f} s; record: {r.sidecar.name})\nTrain from them: medcnn-tl train DATA --weights {r.path}")
 
+# %% ../nbs/11_cli.ipynb #60d5c89f
 def _cmd_sweep(args):
     from medcnn_tl.scale import sweep
     call_with(sweep, args, 'storage', 'out', 'seed', 'device', data=args.data, **({'n_trials': args.trials} if args.trials else {}))

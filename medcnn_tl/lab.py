@@ -783,6 +783,7 @@ def report_terms(pos:str='malignant', # the positive class's name
                            "whether pretraining helps this task, a different question from similarity.",
     }
 
+# %% ../nbs/08_lab.ipynb #d6568589
 def _interval_table(df, n_pos=None, n_neg=None)->pd.DataFrame:
     "The demo's table, rounded: AUC with its 95% interval (Hanley-McNeil, from the test set's class counts), sensitivity, specificity."
     rows = []
@@ -795,12 +796,14 @@ def _interval_table(df, n_pos=None, n_neg=None)->pd.DataFrame:
                      'balanced accuracy': f"{r.balanced_accuracy:.2f}"})
     return pd.DataFrame(rows)
 
+# %% ../nbs/08_lab.ipynb #0853d167
 def _markdown_table(t:pd.DataFrame)->str:
     "A pipe table (GitHub Markdown) of `t`, numbers right-aligned."
     head = '| ' + ' | '.join(t.columns) + ' |'
     rule = '|' + '|'.join(':---' if i == 0 else '---:' for i in range(len(t.columns))) + '|'
     return '\n'.join([head, rule] + ['| ' + ' | '.join(str(v) for v in row) + ' |' for row in t.itertuples(index=False)])
 
+# %% ../nbs/08_lab.ipynb #4dd7a80d
 _REPORT_CSS = ("body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;line-height:1.45;color:#222}"
                "table{border-collapse:collapse;margin:1rem 0}th,td{padding:.35rem .7rem;border-bottom:1px solid #ddd;text-align:right;white-space:nowrap}"
                "th:first-child,td:first-child{text-align:left}thead th{background:#f3f5f7}tr.rec td{background:#e8f4f1;font-weight:600}"
@@ -845,7 +848,6 @@ def _write_report(out, df, rec, sim, est, verdict, split, extra='', n_pos=None, 
             f"<p><b>Verdict</b>: {H.escape(verdict[0].upper() + verdict[1:])}</p>"
             f"<img src='auc_by_strategy.png' alt='AUC by strategy'><img src='strategies.png' alt='What each strategy trains'>{imgs}</body></html>")
     (out/'report.html').write_text(page)
-
 
 # %% ../nbs/08_lab.ipynb #e97a5825
 def run_demo(out='medcnn_demo_report', # the report folder (created)

@@ -147,6 +147,7 @@ def _data_name(source):
     if isinstance(source, (str, Path)): return Path(source).name
     return f'{type(source).__name__} in memory'
 
+# %% ../nbs/07a_pretrain.ipynb #5dfdf74e
 def pretrain(source,                       # unlabeled images: folder, CSV, MedMNIST `.npz` (labels ignored) or a uint8 array/tensor
              out='pretrained',             # folder for the weights file and its `.json` record
              arch:str='efficientnet_lite0',# a backbone from `medcnn_tl.transfer.BACKBONES`

@@ -87,6 +87,7 @@ def load_strategy_map(path=None # a JSON file in the format `tools/build_strateg
     try: return json.loads(Path(path or STRATEGY_MAP_FILE).read_text())
     except (OSError, ValueError): return {}
 
+# %% ../nbs/05a_selector.ipynb #e04b7dee
 def as_decision(cell:dict)->dict:
     """A map cell in the shape `lab.paired_decision` gives it (`status`, `best`, `tied_with` list, `gives_advice`, ...);
     a cell of the older format (`winner`, `tied_with` text) is translated (no paired intervals: `intervals` empty)."""
@@ -98,6 +99,7 @@ def as_decision(cell:dict)->dict:
                 gives_advice=ok and len(tied) <= 2, intervals={}, means={},
                 advice=(f"use {' or '.join(tied or [best])}" if ok and len(tied) <= 2 else f"no advice: {len(tied)} strategies tie"))
 
+# %% ../nbs/05a_selector.ipynb #f37e847b
 # The evidence `recommend` stands on: every cell of the shipped map measured with at least three paired seeds per strategy.
 MEASURED_CELLS = [c for c in map(as_decision, load_strategy_map().get('cells', [])) if c['status'] == 'measured' and c.get('seeds', 0) >= 3]
 
@@ -116,15 +118,18 @@ def nearest_cell(n_images:int,        # training images
         if r <= math.log(max_ratio) and (best is None or r < best[0]): best = (r, c)
     return None if best is None else best[1]
 
+# %% ../nbs/05a_selector.ipynb #f008b90c
 def _where(c)->str:
     px = f", {c['image_size']} px" if c.get('image_size') else ''
     return (f"the strategy lab on {c['data']} ({c.get('n_train') or c['size']} training images, similarity {c['similarity']:.2f}{px}, "
             f"{c.get('seeds', '?')} paired seeds)")
 
+# %% ../nbs/05a_selector.ipynb #00f38131
 def _interval_text(c, s)->str:
     iv = c.get('intervals', {}).get(s)
     return f"{s} {iv[0]:+.3f} [{iv[1]:+.3f}, {iv[2]:+.3f}]" if iv else s
 
+# %% ../nbs/05a_selector.ipynb #551ff7b0
 def cell_evidence(c:dict)->str:
     "One line of measured evidence from a decided map cell `c`: where, the best, the tied set and each paired interval to the best."
     c = as_decision(c)

@@ -225,6 +225,7 @@ def _arch_panel(name:str, names:list):
     panel.dropdown, panel.info, panel.table, panel.show = dropdown, info, table, show
     return panel
 
+# %% ../nbs/10_widgets.ipynb #4b89584e
 def place_labels(ax, xs, ys, texts, fontsize:float=8):
     "Annotate points (`xs`, `ys`) of `ax` with `texts`, each at the first of a few offsets where it overlaps no label already placed."
     fig = ax.figure; renderer = fig.canvas.get_renderer(); placed = []
@@ -239,6 +240,7 @@ def place_labels(ax, xs, ys, texts, fontsize:float=8):
         placed.append(bb)
     return placed
 
+# %% ../nbs/10_widgets.ipynb #71aa3a21
 def arch_explorer(name:str='resnet18',    # the network on the left
                   other:str='densenet121' # the network on the right
                  )->widgets.VBox:
@@ -573,11 +575,13 @@ def _map_caption(smap:dict)->str:
     return line + (f"<p style='margin:2px 0'><b>{who} 'too few seeds'</b>: with fewer than three seeds there is no interval to "
                    f"compare, so no winner is named there yet, and the recommendation falls back on the review's rule.</p>")
 
+# %% ../nbs/10_widgets.ipynb #764fe14f
 def _map_pending(smap:dict)->list:
     "The planned cells of `smap` not yet measured (data, similarity, size), for `plot_strategy_map`'s crosses."
     return [dict(data=c['data'], similarity=c['similarity'], size=str(c['size'])) for c in smap.get('cells', [])
             if c.get('status') == 'not yet measured' and c.get('similarity') is not None]
 
+# %% ../nbs/10_widgets.ipynb #4ce594e0
 def _map_rows(smap:dict)->pd.DataFrame:
     "The shipped map's `summary` (one row per data set × size × strategy) with each cell's number of training images `n_train`."
     rows = pd.DataFrame(smap.get('summary', []))
@@ -590,6 +594,7 @@ def _map_rows(smap:dict)->pd.DataFrame:
     rows['n_train'] = rows['n_train'].fillna(pd.to_numeric(rows['size'], errors='coerce'))
     return rows
 
+# %% ../nbs/10_widgets.ipynb #109bf0a2
 def _nearest_map_row(rows:pd.DataFrame,    # from `_map_rows`
                      strategy:str,          # the strategy of the run
                      n_train:int,           # its training images
@@ -605,6 +610,7 @@ def _nearest_map_row(rows:pd.DataFrame,    # from `_map_rows`
     best = r.sort_values(['_gap', '_sim'], kind='stable').iloc[0]
     return None if best._gap > np.log(max_ratio) else best.drop(['_gap', '_sim']).to_dict()
 
+# %% ../nbs/10_widgets.ipynb #61c8c851
 def _map_interval(row:dict, metric:str)->str:
     "`metric` of a map record as 'mean ± 95% half-width', or the mean alone when it had one seed."
     mean, half, runs = row.get(f'{metric}_mean'), row.get(f'{metric}_ci'), int(row.get('runs') or 0)
