@@ -181,10 +181,13 @@ def get_page(url, timeout=300):
 
 def test_reloads_leave_at_most_the_cap_of_kernels_and_stopping_leaves_no_process(serve):
     s = serve('ct_windowing', '--max-kernels', '2')
-    most = 0
+    most, codes = 0, []
     for _ in range(4):          # each GET with the token runs the dashboard in a kernel; a page left behind is freed for the next
-        assert get(f'http://127.0.0.1:{s.port}/?token={s.token}') == 200
+        codes.append(get(f'http://127.0.0.1:{s.port}/?token={s.token}'))
         most = max(most, len(kernels_of(s.proc.pid)))
+    # the first page always comes; a reload that finds both places taken waits (page_wait_seconds) and may get the 'full'
+    # page (seen once in CI under load: 503 after 120 s), never a third kernel
+    assert codes[0] == 200 and set(codes) <= {200, 503}, codes
     assert 1 <= most <= 2
     tree = descendants(s.proc.pid)
     assert any('voila' in cmdline(p) for p in tree)
