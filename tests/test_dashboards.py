@@ -188,7 +188,7 @@ def test_reloads_leave_at_most_the_cap_of_kernels_and_stopping_leaves_no_process
     # a page, or the 'full' page after page_wait_seconds when no spare kernel finished its notebook in time (seen in CI
     # under load: once a reload, once even the first visitor); never a third kernel, never an error
     assert set(codes) <= {200, 503}, codes
-    assert 1 <= most <= 2
+    assert most <= 2 and (most >= 1 or 200 not in codes), (most, codes)   # a page served means a kernel ran
     tree = descendants(s.proc.pid)
     assert any('voila' in cmdline(p) for p in tree)
     assert s.stop(signal.SIGINT) == 0                                 # Ctrl-C
