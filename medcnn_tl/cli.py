@@ -158,7 +158,7 @@ def _cmd_dashboard(args):
         print("Dashboards:\n" + "\n".join(f"  {n:<{width}}  {serve.dashboard_description(n)}" for n in names)
               + "\nStart one with: medcnn-tl dashboard NAME"); return
     serve.serve_dashboard(args.name, args.host, args.port, open_browser=not args.no_browser,
-                          max_kernels=args.max_kernels, cull_idle=args.cull_idle)
+                          max_kernels=args.max_kernels, cull_idle=args.cull_idle, preheat=args.preheat)
     print(f"Dashboard {args.name!r} stopped.")
 
 # %% ../nbs/11_cli.ipynb #389ef641
@@ -266,6 +266,8 @@ def build_parser()->argparse.ArgumentParser:
                    help='most dashboard kernels alive at once, about 1 GB each (default: %(default)s)')
     b.add_argument('--cull-idle', type=positive_int, default=900, metavar='SECONDS',
                    help='stop a kernel nobody is connected to after this long (default: %(default)s)')
+    b.add_argument('--preheat', action='store_true',
+                   help="keep a kernel ready ahead of the next visitor (off: with Voila 0.5 a page can then hang; see medcnn_tl.serve)")
     b.set_defaults(func=_cmd_dashboard)
     return p
 

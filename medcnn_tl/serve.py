@@ -1,4 +1,4 @@
-"""The dashboard server behind `medcnn-tl dashboard`: token, Host check, a kernel cap that holds under concurrent loads, a memory guard, preheated kernels, offline pages and clean stops.
+"""The dashboard server behind `medcnn-tl dashboard`: token, Host check, a kernel cap that holds under concurrent loads, a memory guard, pages that cannot hang on a lost reply, offline pages and clean stops (preheated kernels on request).
 
 Docs: https://medcnn-tl.github.io/medcnn_tl/serve.html.md"""
 
@@ -6,7 +6,7 @@ Docs: https://medcnn-tl.github.io/medcnn_tl/serve.html.md"""
 
 # %% ../nbs/11a_serve.ipynb #a2eab8ef
 from __future__ import annotations
-import asyncio, ipaddress, json, os, secrets, signal, socket, subprocess, sys, tempfile, time, webbrowser
+import asyncio, ipaddress, json, logging, os, secrets, signal, socket, subprocess, sys, tempfile, time, webbrowser
 from pathlib import Path
 import psutil
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
@@ -17,7 +17,8 @@ import medcnn_tl
 
 # %% auto #0
 __all__ = ['dashboards_dir', 'list_dashboards', 'dashboard_description', 'is_local_host', 'offline_template', 'KernelCap',
-           'WholePages', 'CappedKernelManager', 'voila_config', 'descendants', 'is_alive', 'serve_dashboard']
+           'WholePages', 'mend_lost_replies', 'CappedKernelManager', 'voila_config', 'descendants', 'is_alive',
+           'serve_dashboard']
 
 # %% ../nbs/11a_serve.ipynb #0f057b0e
 def dashboards_dir()->Path:
@@ -170,9 +171,40 @@ class WholePages(LoggingConfigurable):
             if task.done(): return
             await asyncio.wait([task])
 
+# %% ../nbs/11a_serve.ipynb #99175b4e
+def mend_lost_replies(grace_seconds:float=5,  # how long after a cell's 'idle' message its reply may still come
+                      log=None                # where to warn (a logger; default: this module's)
+                     )->bool:
+    "Patch nbclient so that a cell whose outputs are complete but whose `execute_reply` never comes does not hang the page; True once patched."
+    from nbclient.client import NotebookClient
+    if getattr(NotebookClient, '_medcnn_mended', False): return True
+    poll, log = NotebookClient._async_poll_for_reply, log or logging.getLogger(__name__)
+    async def poll_for_reply(self, msg_id, cell, timeout, task_poll_output_msg, task_poll_kernel_alive):
+        reply = asyncio.ensure_future(poll(self, msg_id, cell, timeout, task_poll_output_msg, task_poll_kernel_alive))
+        idle_since = None
+        while True:
+            done, _ = await asyncio.wait([reply], timeout=1)
+            if done: return reply.result()
+            if not task_poll_output_msg.done(): continue          # the cell is still running: its reply may take any time
+            idle_since = idle_since or time.monotonic()
+            if time.monotonic() - idle_since < grace_seconds: continue
+            reply.cancel(); task_poll_kernel_alive.cancel()
+            errors = [o for o in cell.get('outputs', []) if o.get('output_type') == 'error']
+            log.warning("cell %s: the kernel finished it and sent its outputs, but its reply never came; going on", msg_id)
+            content = ({'status': 'error', 'ename': errors[0].get('ename', ''), 'evalue': errors[0].get('evalue', ''),
+                        'traceback': errors[0].get('traceback', [])} if errors else {'status': 'ok'})
+            return {'parent_header': {'msg_id': msg_id}, 'header': {'msg_type': 'execute_reply'}, 'msg_type': 'execute_reply',
+                    'metadata': {}, 'content': {**content, 'execution_count': cell.get('execution_count')}}
+    NotebookClient._async_poll_for_reply, NotebookClient._medcnn_mended = poll_for_reply, True
+    return True
+
 # %% ../nbs/11a_serve.ipynb #ea8b92a6
 class CappedKernelManager(KernelCap, WholePages, AsyncMappingKernelManager):
-    "jupyter_server's kernel manager with `KernelCap` and `WholePages`: what `voila_config` names as Voila's `multi_kernel_manager_class`."
+    "jupyter_server's kernel manager with `KernelCap` and `WholePages`: what `voila_config` names as Voila's `multi_kernel_manager_class`; in Voila's process it also applies `mend_lost_replies`."
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        mend_lost_replies(log=self.log)
+
 
 # %% ../nbs/11a_serve.ipynb #8ec14be5
 def voila_config(host:str='127.0.0.1', # the address to listen on; anything not local needs the token and gets a warning
@@ -181,7 +213,7 @@ def voila_config(host:str='127.0.0.1', # the address to listen on; anything not 
                  max_kernels:int=3,   # most kernels alive at once (each dashboard page holds one, about 1 GB)
                  cull_idle:int=900,   # seconds after which a kernel nobody is connected to is stopped
                  template:str='medcnn_offline', # the Voila template (see `offline_template`)
-                 preheat:bool=True,   # keep one kernel started ahead of the next visitor (it counts in `max_kernels`)
+                 preheat:bool=False,  # keep one kernel started ahead of the next visitor (counts in `max_kernels`; see `WholePages` for why it is off)
                  kernel_memory_mb:int=1200 # refuse a new kernel while less memory than this is available
                 )->dict:
     "The Voila configuration of a safe dashboard server: token, Host check, culled and capped kernels, no CDN, no file serving."
@@ -228,7 +260,7 @@ def serve_dashboard(name:str,            # a dashboard from `list_dashboards()`
                     port:int=8866,
                     open_browser:bool=True,
                     max_kernels:int=3, cull_idle:int=900,
-                    preheat:bool=True,    # keep one kernel ready ahead of the next visitor (see `voila_config`)
+                    preheat:bool=False,   # keep one kernel ready ahead of the next visitor (off: see `WholePages`)
                     ready=None            # called with the link once the server answers (default: print it)
                    )->int:
     "Run Voila on dashboard `name` safely (see `voila_config`) until SIGINT/SIGTERM, which stop it and its kernels; returns its exit code."

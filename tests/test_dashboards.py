@@ -161,17 +161,14 @@ def at_projector_width(page):
 def test_server_refuses_requests_without_the_token_or_with_a_foreign_host(serve):
     s = serve('ct_windowing')
     base = f'http://127.0.0.1:{s.port}/'
-    for _ in range(120):                                              # the one kernel started ahead of the first visitor
-        if kernels_of(s.proc.pid): break
-        time.sleep(0.5)
-    preheated = kernels_of(s.proc.pid)
-    assert len(preheated) == 1
+    assert kernels_of(s.proc.pid) == []                               # no kernel until a visitor with the token asks
     assert get(base) in (302, 403)                                   # no token: sent to the login page, no dashboard
     assert get(base + '?token=wrong') in (302, 403)
     assert get(base + f'?token={s.token}', host='evil.example') == 403   # DNS rebinding: a foreign Host header
     assert get(base + f'?token={s.token}', host=f'evil.example:{s.port}') == 403
-    assert kernels_of(s.proc.pid) == preheated                        # none of these started a kernel
     assert get(base + 'voila/files/ct_windowing.ipynb?token=' + s.token) in (403, 404)   # serves dashboards, not files
+    time.sleep(1)
+    assert kernels_of(s.proc.pid) == []                               # none of these started a kernel
 
 def get_page(url, timeout=300):
     "(status code, body) of a GET of `url`."
@@ -185,10 +182,8 @@ def test_reloads_leave_at_most_the_cap_of_kernels_and_stopping_leaves_no_process
     for _ in range(4):          # each GET with the token runs the dashboard in a kernel; a page left behind is freed for the next
         codes.append(get(f'http://127.0.0.1:{s.port}/?token={s.token}'))
         most = max(most, len(kernels_of(s.proc.pid)))
-    # a page, or the 'full' page after page_wait_seconds when no spare kernel finished its notebook in time (seen in CI
-    # under load: once a reload, once even the first visitor); never a third kernel, never an error
-    assert set(codes) <= {200, 503}, codes
-    assert most <= 2 and (most >= 1 or 200 not in codes), (most, codes)   # a page served means a kernel ran
+    assert codes == [200] * 4, codes        # the third and fourth wait (wait_seconds) for a page left behind to be freed
+    assert 1 <= most <= 2, most
     tree = descendants(s.proc.pid)
     assert any('voila' in cmdline(p) for p in tree)
     assert s.stop(signal.SIGINT) == 0                                 # Ctrl-C
