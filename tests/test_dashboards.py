@@ -2,7 +2,7 @@
 `medcnn-tl dashboard NAME` (token, Host check, capped kernels, nothing fetched from the internet).
 
 Each dashboard renders with no error output, each control changes what is shown, an upload round-trips; the server
-refuses requests without the token or with a foreign Host header, holds at most its cap of kernels after 10 reloads,
+refuses requests without the token or with a foreign Host header, holds at most its cap of kernels after 4 reloads and 12 simultaneous visitors,
 and leaves no process behind when stopped.
 """
 import io, os, re, shutil, signal, socket, subprocess, sys, time, urllib.request, urllib.error
