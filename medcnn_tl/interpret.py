@@ -96,6 +96,7 @@ def curve_metrics(targets, # true labels (N,)
                  )->dict:
     "`loss` (mean negative log-likelihood), `accuracy` (most probable class) and `auc` (binary, or macro one-vs-rest; NaN unless every class occurs), from sklearn."
     y, P = np.asarray(targets).astype(int).ravel(), np.asarray(probs, dtype=float)
+    P = P / P.sum(1, keepdims=True)     # float32 softmax rows sum to 1 only to ~1e-7: sklearn's log_loss warns at that
     C, auc = P.shape[1], float('nan')
     if len(np.unique(y)) == C: auc = float(skm.roc_auc_score(y, P[:, 1]) if C == 2 else skm.roc_auc_score(y, P, multi_class='ovr'))
     return dict(loss=float(skm.log_loss(y, P, labels=list(range(P.shape[1])))),

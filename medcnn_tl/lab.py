@@ -578,7 +578,8 @@ def generalization_lab(data=None,               # a source `get_dls` reads (defa
                        size:int=32,             # image size
                        arch:str='efficientnet_lite0',
                        bs:int=16,
-                       verbose:bool=True        # show a progress bar
+                       verbose:bool=True,       # show a progress bar
+                       curves_on=('train', 'valid', 'test') # the sets scored after every epoch (the final test metrics are always there)
                       )->pd.DataFrame:
     "Train the baseline and each variant for several seeds; one row per (setting, seed, epoch) with train/valid/test curves and final test metrics."
     src = data if data is not None else samples_path('chest_phantom')
@@ -588,13 +589,15 @@ def generalization_lab(data=None,               # a source `get_dls` reads (defa
         if bad: raise BadArgumentError(f"unknown settings {bad}", thing="settings", fix=f"use names from {list(GENERALIZATION_SETTINGS)}")
         settings = {k: GENERALIZATION_SETTINGS[k] for k in settings}
     seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+    if isinstance(curves_on, str) or not set(curves_on) <= {'train', 'valid', 'test'}:
+        raise BadArgumentError(f"curves_on={curves_on!r}", thing="curves_on", fix="a tuple of 'train', 'valid' and 'test'")
     runs, rows, test_dl = [(name, s) for name in settings for s in seeds], [], None
     for name, seed in (progress_bar(runs) if verbose else runs):
         cfg = {**BASELINE, **settings[name]}
         aug = AUGMENTATIONS[cfg['augment']]
         dls = get_dls(src, size=size, bs=bs, seed=seed, augment=aug is not None, aug_kwargs=aug, show_progress=False)
         if test_dl is None: test_dl = get_test_dl(src, dls)
-        curves = LearningCurves(dict(train=plain_train_dl(dls), valid=dls.valid, test=test_dl))
+        curves = LearningCurves({k: dl for k, dl in (('train', plain_train_dl(dls)), ('valid', dls.valid), ('test', test_dl)) if k in curves_on})
         es = EarlyStop() if cfg['early_stop'] else None
         cbs = [curves] + ([es] if es else []) + ([FreezeBatchNorm()] if cfg['bn'] == 'frozen' else [])
         t0 = time.perf_counter()

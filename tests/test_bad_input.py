@@ -98,6 +98,27 @@ def cli(*args, env=None):
                        env=dict(os.environ, **(env or {})), timeout=900)
     return json.loads(r.stdout.strip().splitlines()[-1])
 
+def cli_here(capsys, *args, env=None):
+    """`medcnn-tl ARGS` in this process: its exit code, stdout and stderr, without the seconds a fresh process spends on
+    its imports. A warning counts as a stderr line (as it would print in a shell, with Python's default filters). The tests
+    below run one case each through `cli` (a real process: start-up, imports, exit code) and the rest through this."""
+    import warnings
+    from medcnn_tl.cli import main
+    capsys.readouterr()
+    saved = {k: os.environ.get(k) for k in (env or {})}
+    os.environ.update(env or {})
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('default')
+            for quiet in (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning): warnings.simplefilter('ignore', quiet)
+            rc = main([str(a) for a in args])
+    finally:
+        for k, v in saved.items():
+            if v is None: os.environ.pop(k, None)
+            else: os.environ[k] = v
+    got = capsys.readouterr()
+    return dict(rc=rc, out=got.out, err=got.err + ''.join(f'{w.filename}:{w.lineno}: {w.category.__name__}: {w.message}\n' for w in caught))
+
 @pytest.fixture(scope='module')
 def baseline_mb():
     "Peak RSS of `medcnn-tl inspect` on a small good data set: the imports, which every command pays."
@@ -272,7 +293,7 @@ def test_a_training_set_smaller_than_a_batch_still_trains(twelve_dicoms, tmp_pat
     hist = pd.read_csv(next(tmp_path.rglob('history.csv')))
     assert np.isfinite(hist['train_loss']).all()                                    # an optimiser step was taken
 
-def test_dicom_patient_ids_never_shown(twelve_dicoms, tmp_path):
+def test_dicom_patient_ids_never_shown(twelve_dicoms, tmp_path, capsys):
     import pydicom
     ids = {str(pydicom.dcmread(f, stop_before_pixels=True).PatientID) for f in twelve_dicoms.rglob('*.dcm')}
     leaky = tmp_path/'leaky'
@@ -280,10 +301,10 @@ def test_dicom_patient_ids_never_shown(twelve_dicoms, tmp_path):
         d = leaky/('train' if i % 2 else 'valid')/f.parent.name; d.mkdir(parents=True, exist_ok=True); shutil.copy(f, d/f.name)
     r = cli('inspect', leaky)
     assert r['rc'] == 0 and 'anon-' in r['out'] and not any(i in r['out'] + r['err'] for i in ids), r
-    r = cli('train', leaky, '--epochs', '1', '--size', '32', '--strategy', 'train_entire', '--out', tmp_path/'runs')
+    r = cli_here(capsys, 'train', leaky, '--epochs', '1', '--size', '32', '--strategy', 'train_entire', '--out', tmp_path/'runs')
     one_error_line(r, 'more than one split', 'anon-')
     assert not any(i in r['out'] + r['err'] for i in ids)
-    r = cli('inspect', leaky, '--show-identifying')
+    r = cli_here(capsys, 'inspect', leaky, '--show-identifying')
     assert any(i in r['out'] for i in ids)
 
 def test_more_bad_arguments_are_one_clear_error(tmp_path):
@@ -312,7 +333,7 @@ def test_random_npz(tmp_path, shape, dtype, lshape, lval):
     except MedcnnError as e: assert '\n' not in str(e); return
     only_medcnn_errors(get_dls, f, size=8, show_progress=False, num_workers=0)   # only what reads well goes on to get_dls
 
-def test_careless_csvs_and_too_little_data_are_one_clear_line(tmp_path):
+def test_careless_csvs_and_too_little_data_are_one_clear_line(tmp_path, capsys):
     "Issue 22: -1 labels, a CSV listing /etc/passwd, three images: one line naming the file, before any training."
     for k in range(3): Image.fromarray(np.full((8, 8), 80 * k, np.uint8)).save(tmp_path/f'{k}.png')
     cases = {'neg.csv': ("path,label\n0.png,0\n1.png,1\n2.png,-1\n", ['negative class number', "CSV line 4, '-1'"]),
@@ -321,14 +342,15 @@ def test_careless_csvs_and_too_little_data_are_one_clear_line(tmp_path):
              'three.csv': ("path,label\n0.png,a\n1.png,b\n2.png,a\n", ['too few images to train and evaluate', '--folds'])}
     for name, (text, words) in cases.items():
         (tmp_path/name).write_text(text)
-        r = cli('train', tmp_path/name, '--size', '32', '--epochs', '1', '--out', tmp_path/'runs')
+        run = cli if name == 'neg.csv' else lambda *a: cli_here(capsys, *a)     # the first in a real process
+        r = run('train', tmp_path/name, '--size', '32', '--epochs', '1', '--out', tmp_path/'runs')
         one_error_line(r, str(tmp_path/name), *words)
         assert not (tmp_path/'runs').exists()                     # refused before a run folder was made
-    r = cli('inspect', tmp_path/'passwd.csv')
+    r = cli_here(capsys, 'inspect', tmp_path/'passwd.csv')
     one_error_line(r, 'not an image file')
     assert 'root:' not in r['out'] + r['err']                     # the file's content is never read out
 
-def test_bad_weights_files_are_one_clear_line(tmp_path):
+def test_bad_weights_files_are_one_clear_line(tmp_path, capsys):
     "Issue 21: `train --weights` with weights of another backbone, a truncated file, a non-weights file, a pickle with code."
     import pickle, torch
     from medcnn_tl.transfer import create_body
@@ -344,7 +366,8 @@ def test_bad_weights_files_are_one_clear_line(tmp_path):
     cases = {'resnet18.pth': 'do not fit this network', 'cut.pth': 'cannot read it', 'notes.pth': 'cannot read it',
              'evil.pth': 'not a plain weights file', 'missing.pth': 'not found'}
     for name, words in cases.items():
-        r = cli('train', data, '--weights', tmp_path/name, '--epochs', '1', '--folds', '1', '--size', '32', '--out', tmp_path/'runs')
+        run = cli if name == 'evil.pth' else lambda *a: cli_here(capsys, *a)    # the pickle with code in a real process
+        r = run('train', data, '--weights', tmp_path/name, '--epochs', '1', '--folds', '1', '--size', '32', '--out', tmp_path/'runs')
         one_error_line(r, str(tmp_path/name), words)
         assert 'weights_only=False' not in r['err']
     assert not marker.exists() and not (tmp_path/'runs').exists()        # no code ran, no run folder was started

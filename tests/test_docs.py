@@ -2,7 +2,7 @@
 sidebar of every page, lessons with their figures, readable `show_doc` signatures; checked in Chromium.
 
 `test_site` builds the whole site into a temporary folder (about a minute and a half on 2 cores); where the site
-is already built from the same tree (CI's docs step), point `MEDCNN_DOCS_SITE` at it to check that one instead.
+is already built from the same tree, point `MEDCNN_DOCS_SITE` at it to check that one instead.
 """
 import base64, io, json, os, re, shutil, subprocess, sys
 from pathlib import Path
