@@ -120,7 +120,7 @@ def _cmd_train(args):
 # %% ../nbs/11_cli.ipynb #5f6b6a40
 def _cmd_lab(args):
     from medcnn_tl import lab
-    runs = call_with(lab.run_lab, args, 'seeds', 'strategies', 'out', 'size', 'device', 'seed', 'workers', 'max_epochs', 'patience',
+    runs = call_with(lab.run_lab, args, 'seeds', 'strategies', 'out', 'size', 'device', 'seed', 'workers', 'max_epochs', 'patience', 'weights',
                      data=args.data, **({'sizes': tuple(args.sizes)} if args.sizes else {}))
     if getattr(runs, 'empty', True): return   # nothing ran (or a stand-in of `run_lab`): nothing to show
     lab.lab_report(runs, args.out or 'lab_results')
@@ -216,6 +216,9 @@ def build_parser()->argparse.ArgumentParser:
     l.add_argument('--max-epochs', type=positive_int, default=None, help='epoch cap of each run (default: as train, 4 to 30)')
     l.add_argument('--patience', type=positive_int, default=None, help='epochs without a better validation AUC before a run stops (default: 5)')
     l.add_argument('--workers', type=positive_int, default=None, help='parallel processes on this machine (default: 1)')
+    l.add_argument('--weights', default=None, metavar='FILE',
+                   help="start the pretrained strategies from this weights file (e.g. written by medcnn-tl pretrain; default: ImageNet); "
+                        "scratch starts random. One start per table: use another --out for another file")
     l.set_defaults(func=_cmd_lab)
 
     pt = sub.add_parser('pretrain', parents=common, help='self-supervised pretraining (SimSiam) on unlabeled images; writes backbone weights',

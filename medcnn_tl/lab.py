@@ -21,11 +21,11 @@ from .interpret import choose_threshold, medical_metrics, evaluate, record_run, 
 __all__ = ['LAB_SIZES', 'REVIEW_CATEGORIES', 'STRATEGY_COLOURS', 'STRATEGY_CODES', 'AUGMENTATIONS', 'BASELINE',
            'GENERALIZATION_SETTINGS', 'IMBALANCE_METHODS', 'DEMO_SAMPLES', 'DEMO_SIZE', 'DEMO_EPOCHS', 'DEMO_ABOUT',
            'mean_interval', 'summarize', 'LabData', 'lab_data', 'lab_split', 'check_lab_pool', 'lab_loaders',
-           'ValidAucStop', 'frozen_features', 'TrainedPart', 'lab_run', 'run_lab', 'paired_decision', 'lab_summary',
-           'plot_strategy_map', 'lab_report', 'plot_learning_curves', 'generalization_lab', 'generalization_table',
-           'plot_generalization', 'imbalanced_subsample', 'compare_imbalance', 'compare_strategies', 'report_terms',
-           'run_demo', 'train_source', 'TRAIN_SIZE', 'TRAIN_FOLDS', 'TRAIN_MINUTES', 'TRAIN_STEPS', 'LearningCurves',
-           'EarlyStop', 'FreezeBatchNorm']
+           'ValidAucStop', 'frozen_features', 'TrainedPart', 'lab_run', 'weights_label', 'run_lab', 'paired_decision',
+           'lab_summary', 'plot_strategy_map', 'lab_report', 'plot_learning_curves', 'generalization_lab',
+           'generalization_table', 'plot_generalization', 'imbalanced_subsample', 'compare_imbalance',
+           'compare_strategies', 'report_terms', 'run_demo', 'train_source', 'TRAIN_SIZE', 'TRAIN_FOLDS',
+           'TRAIN_MINUTES', 'TRAIN_STEPS', 'LearningCurves', 'EarlyStop', 'FreezeBatchNorm']
 
 # %% ../nbs/08_lab.ipynb #e1100000
 import copy, contextlib
@@ -282,6 +282,7 @@ def lab_run(data:LabData,         # from `lab_data`
             device=None,          # 'cpu', 'cuda', ... (default: `pick_device()`)
             cache:bool=True,      # frozen layers computed once for the draw, no augmentation (see above); False: the full model on augmented images
             augment:bool=True,    # `BatchAugment` on training batches (only where the full model trains)
+            weights=None,         # a backbone weights file (e.g. from `medcnn-tl pretrain`) instead of ImageNet; 'scratch' starts random
             steps:int=None,       # older name of the cap, in optimiser steps (turned into epochs)
             on_step=None          # called as `on_step(step, total)` after each optimiser step (e.g. a progress bar)
            )->dict:
@@ -290,7 +291,7 @@ def lab_run(data:LabData,         # from `lab_data`
     tr, va = lab_split(data, size, seed)
     t0 = time.perf_counter()
     dls, test_dl = lab_loaders(data, tr, va, bs=min(bs, len(tr)), seed=seed, augment=augment, device=device)
-    learn = medical_learner(dls, arch, s.name, lr=lr, seed=seed, device=device)
+    learn = medical_learner(dls, arch, s.name, lr=lr, seed=seed, device=device, weights=weights if s.pretrained else None)
     dev, model, k = dls.device, learn.model, learn.model.n_frozen_groups
     feats = None
     if cache and k:
@@ -324,6 +325,11 @@ from .scale import parallel_map
 
 LAB_SIZES = (50, 200, 1000, None)   # training-set sizes of the lab (`None`: all images)
 
+def weights_label(weights=None)->str:
+    "How a lab table names the start of its pretrained strategies: 'imagenet', or a weights file's name and the start of its SHA-256."
+    if weights is None or str(weights) == 'imagenet': return 'imagenet'
+    return f"{Path(weights).name} (sha256 {hashlib.sha256(Path(weights).read_bytes()).hexdigest()[:12]})"
+
 def _lab_key(r)->tuple: return (str(r['data']), str(r['size']), str(r['strategy']), int(r['seed']))
 
 def _append_row(csv:Path, row:dict):
@@ -351,17 +357,26 @@ def run_lab(data,                     # a MedMNIST `.npz`, a folder/CSV, a `LabD
             similarity=True,          # measure `domain_similarity` of the pool (or pass a number, or `None`)
             seed:int=0,               # the first seed: the seeds are seed, seed+1, ...
             workers:int=1,            # processes on this machine (`scale.parallel_map`; one torch thread each when > 1)
+            weights=None,             # start the pretrained strategies from this weights file (e.g. `medcnn-tl pretrain`'s) instead of ImageNet
             **kwargs                  # passed to `lab_run`: max_epochs, bs, lr, arch, patience, cache, augment
            )->pd.DataFrame:
     "Every strategy x size x seed on `data`, one row per run appended to `out/lab_results.csv` as it finishes; returns this data set's rows."
     strategies = list(strategies or STRATEGIES)
     for s_ in strategies: get_strategy(s_)
+    if weights is not None:   # a bad file: one clear error before any table or run; the row records which start it had
+        create_body(kwargs.get('arch', 'efficientnet_lite0'), weights)
+        kwargs['weights'] = str(weights)
+    start = weights_label(weights)
     seeds = list(range(seed, seed + seeds)) if isinstance(seeds, int) else list(seeds)
     dev = as_device(device, check=True)
     d = lab_data(data, size or 32)
     check_lab_pool(d)
     out = Path(out); csv = out if out.suffix == '.csv' else out/'lab_results.csv'; csv.parent.mkdir(parents=True, exist_ok=True)
     old = pd.read_csv(csv) if csv.exists() else pd.DataFrame(columns=['data', 'size', 'strategy', 'seed', 'similarity'])
+    starts = set(old.get('weights', pd.Series('imagenet', index=old.index))[old.data == d.name].fillna('imagenet'))
+    if starts - {start}:   # paired comparisons read a table per data set: two starts in one would be averaged together
+        raise BadArgumentError(f"this table holds runs of {d.name} started from {', '.join(sorted(starts))}; these would start from {start}",
+                               thing=str(csv), fix="use another --out for runs from other weights (one start per table)")
     done = {_lab_key(r) for r in old.to_dict('records')}
     todo = [(sz, st, sd) for sd in seeds for sz in sizes for st in strategies
             if _lab_key(dict(data=d.name, size='all' if sz is None else sz, strategy=st, seed=sd)) not in done]
@@ -370,7 +385,7 @@ def run_lab(data,                     # a MedMNIST `.npz`, a folder/CSV, a `LabD
         similarity = float(prev.iloc[0]) if len(prev) else (domain_similarity(d.x, seed=0).similarity if todo else None)
     runs = parallel_map(_lab_task, todo, workers=workers, threads=1 if workers > 1 else None, shared=(d, str(dev), kwargs))
     for _, r in (progress_bar(runs, total=len(todo)) if verbose else runs):
-        _append_row(csv, dict(data=d.name, similarity=similarity, **r, finished=time.strftime('%Y-%m-%dT%H:%M:%S')))
+        _append_row(csv, dict(data=d.name, similarity=similarity, **r, weights=start, finished=time.strftime('%Y-%m-%dT%H:%M:%S')))
     res = pd.read_csv(csv)
     return res[res.data == d.name].reset_index(drop=True)
 
@@ -518,7 +533,9 @@ def lab_report(runs:pd.DataFrame,        # rows from `run_lab`
     lines = []
     for (dname, sz), g in sm.groupby(['data', sm['size'].astype(str)], sort=False):
         sim = g.similarity.iloc[0]
+        starts = set(runs.loc[runs.data == dname, 'weights'].dropna()) - {'imagenet'} if 'weights' in runs else set()
         lines.append(f"\n{dname}" + (f" (similarity {sim:.2f})" if pd.notna(sim) else '') +
+                     (f", pretrained strategies from {', '.join(sorted(starts))}" if starts else '') +
                      f", {sz} training images, {int(g.seeds.iloc[0])} paired seed(s): {g.advice.iloc[0]}")
         t = pd.DataFrame({'strategy': g.strategy, f'{metric.replace("_", " ").replace("auc", "AUC")} (mean ± 95%)': g[metric],
                           'vs best (paired, 95%)': g.vs_best, 'mean epochs': g['epochs_mean'].round(1) if 'epochs_mean' in g else '–'})

@@ -96,9 +96,9 @@ def recorder(monkeypatch):
 
 def test_lab_arguments_reach_run_lab(recorder):
     assert cli.main(['lab', 'scans/', '--sizes', '50', '200', 'all', '--seeds', '2', '--strategies', 'frozen_base', 'scratch',
-                     '--out', 'labdir', '--device', 'cpu', '--size', '32']) == 0
+                     '--out', 'labdir', '--device', 'cpu', '--size', '32', '--weights', 'simsiam.pth']) == 0
     assert recorder == [('run_lab', 'scans/', dict(sizes=(50, 200, None), seeds=2, strategies=['frozen_base', 'scratch'],
-                                                    out='labdir', size=32, device='cpu'))]
+                                                    out='labdir', size=32, device='cpu', weights='simsiam.pth'))]
 
 def test_defaults_are_the_functions_own(recorder):
     "Options left out are not passed at all, so the library's defaults (one place) apply."
