@@ -321,16 +321,24 @@ def predict_plain(model:nn.Module, # a trained network
 
 # %% ../nbs/06_learner.ipynb #7597045f
 class LearningCurves(Callback):
-    "After every training epoch: loss, accuracy and AUC on each of `loaders` (name -> DataLoader), in eval mode (no augmentation, no dropout)."
+    """After every training epoch: loss, accuracy and AUC on each of `loaders` (name -> DataLoader), in eval mode (no
+    augmentation, no dropout). The learner's own validation loader is scored from the validation pass fastai has just made
+    (the same weights, eval mode, no gradients) instead of a second time: a quarter of a small run's time."""
     order = 60
-    def __init__(self, loaders:dict): self.loaders, self.rows, self.fitting = loaders, [], False
-    def before_train(self): self.fitting = True          # only `fit` trains; `get_preds` also sends epoch events
+    def __init__(self, loaders:dict): self.loaders, self.rows, self.fitting, self.seen = loaders, [], False, None
+    def before_train(self): self.fitting, self.seen = True, None   # only `fit` trains; `get_preds` also sends epoch events
+    def before_validate(self): self.seen = ([], []) if self.fitting else None
+    def after_batch(self):
+        if self.training or self.seen is None: return
+        self.seen[0].append(_plain(self.pred).detach().float().softmax(1).cpu()); self.seen[1].append(_plain(self.yb[0]).view(-1).cpu())
     def after_epoch(self):
         if not self.fitting: return
         self.fitting, r = False, dict(epoch=self.epoch)
         for name, dl in self.loaders.items():
             if dl is None: continue
-            p, y = predict_plain(self.model, dl)           # eval mode, and back to the mode it found
+            if dl is self.dls.valid and self.seen and self.seen[0]:
+                p, y = torch.cat(self.seen[0]).numpy(), torch.cat(self.seen[1]).numpy().astype(int)
+            else: p, y = predict_plain(self.model, dl)       # eval mode, and back to the mode it found
             r.update({f'{name}_{k}': v for k, v in curve_metrics(y, p).items()})
         self.rows.append(r)
     @property

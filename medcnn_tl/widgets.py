@@ -6,15 +6,17 @@ Docs: https://medcnn-tl.github.io/medcnn_tl/widgets.html.md"""
 
 # %% ../nbs/10_widgets.ipynb #7e5083b9
 from __future__ import annotations
+from typing import TYPE_CHECKING
 import numpy as np
-import torch
 import matplotlib.pyplot as plt
 import pandas as pd
 import ipywidgets as widgets
 from IPython.display import display
 from .core import MedcnnError, BadArgumentError
-from .ops import conv2d, conv_output_size, kernel_preset, kernel_presets
-from .train import LAB_MODEL, LabModel, load_lab_model   # the model lab's model lives with the recipe that trains it
+# torch (~2 s, ~0.5 GB) and medcnn_tl.train (fastai, timm, sklearn: ~4 s more, ~0.3 GB) are imported inside the widgets that
+# use them, so a dashboard kernel that needs neither (ct_windowing) starts in about a second, and one without a model
+# (conv_explorer, architectures) in a few seconds
+if TYPE_CHECKING: import torch
 
 # %% auto #0
 __all__ = ['SAMPLE_IMAGES', 'ACTIVATIONS', 'POOLINGS', 'RGB_WINDOWS', 'MAX_UPLOAD_BYTES', 'UPLOAD_MAX_PIXELS', 'SETTING_NAMES',
@@ -27,6 +29,7 @@ def as_gray(image, # 2-D array, (H, W, 3) RGB array, or tensor
             max_side:int=None # shrink so that the longer side is at most this
            )->torch.Tensor:
     "`image` as a float (H, W) tensor scaled to [0, 1], optionally shrunk to `max_side`."
+    import torch
     t = torch.as_tensor(np.asarray(image), dtype=torch.float32)
     if t.ndim == 3 and t.shape[-1] in (3, 4): t = t[..., :3] @ torch.tensor([0.299, 0.587, 0.114])  # ITU-R 601 luma
     if t.ndim != 2:
@@ -43,6 +46,7 @@ def as_gray(image, # 2-D array, (H, W, 3) RGB array, or tensor
 def parse_kernel(text:str # rows of numbers, e.g. "0 -1 0; -1 5 -1; 0 -1 0"
                 )->torch.Tensor:
     "A kernel typed as rows of numbers (rows split by `;` or new lines, values by spaces or commas)."
+    import torch
     rows = [r.replace(',', ' ').split() for r in text.replace(';', '\n').splitlines() if r.strip()]
     try: k = torch.tensor([[float(v) for v in r] for r in rows])
     except (ValueError, TypeError):
@@ -57,6 +61,7 @@ def conv_step(image:torch.Tensor, # (H, W) image
               kernel:torch.Tensor, # (kh, kw) kernel
               stride:int=1, padding:int=0)->dict:
     "Convolve `image` with `kernel` at `stride`/`padding`; returns the output and the output-size formula, filled in."
+    from medcnn_tl.ops import conv2d, conv_output_size
     H, W = image.shape; kh, kw = kernel.shape
     Ho, Wo = conv_output_size(H, kh, stride, padding), conv_output_size(W, kw, stride, padding)
     out = conv2d(image[None, None], kernel[None, None].to(image.dtype), stride=stride, padding=padding)[0, 0]
@@ -98,7 +103,7 @@ def conv_stages(image:torch.Tensor,   # (H, W) image
                 pooling:str='none'      # one of `POOLINGS` (window 2, stride 2)
                )->dict:
     "A convolution layer's three stages on `image`: the feature map, after `activation`, after `pooling`; sizes and formulas filled in."
-    from medcnn_tl.ops import relu, sigmoid, tanh, max_pool2d, avg_pool2d
+    from medcnn_tl.ops import relu, sigmoid, tanh, max_pool2d, avg_pool2d, conv_output_size
     if activation not in ACTIVATIONS: raise BadArgumentError(f"unknown activation {activation!r}", thing="activation", fix=f"use one of {ACTIVATIONS}")
     if pooling not in POOLINGS: raise BadArgumentError(f"unknown pooling {pooling!r}", thing="pooling", fix=f"use one of {POOLINGS}")
     res = conv_step(image, kernel, stride, padding)
@@ -120,6 +125,7 @@ def conv_explorer(image=None,          # your own image (2-D or RGB array) inste
                   max_side:int=128     # shrink larger images to this for speed
                  )->widgets.VBox:
     "Interactive convolution layer: image, several kernels, size, stride, padding, activation, pooling; every stage drawn and sized."
+    from medcnn_tl.ops import kernel_preset, kernel_presets
     images = ({'your image': as_gray(image, max_side)} if image is not None else {})
     choice = widgets.Dropdown(options=list(images) + list(SAMPLE_IMAGES), description='image')
     kernels = widgets.SelectMultiple(options=list(kernel_presets) + ['custom'], value=('edge (Sobel x)',), rows=8,
@@ -379,6 +385,7 @@ def _lab_samples()->dict:
 
 def _test_probs(lab:LabModel)->tuple:
     "P(positive) and truth on the test split of the embedded chest samples, for the operating-point curve."
+    import torch
     import pandas as pd
     from PIL import Image
     from medcnn_tl.core import samples_path
@@ -442,6 +449,7 @@ def model_lab(model=None # a `LabModel`, a path for `load_lab_model`, or None fo
     "Classify an embedded or uploaded image, see its probability, the Grad-CAM overlay in its window, and move the operating point."
     from medcnn_tl.dicom import WINDOWS, window_image
     from medcnn_tl.interpret import gradcam
+    from medcnn_tl.train import LabModel, load_lab_model   # the model lab's model lives with the recipe that trains it
     state = dict(lab=model if isinstance(model, LabModel) else load_lab_model(model), upload=None)
     samples = _lab_samples()
     source = widgets.Dropdown(options=list(samples), description='image')

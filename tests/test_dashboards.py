@@ -158,8 +158,10 @@ def at_projector_width(page):
     page.set_viewport_size(dict(width=1280, height=900))
 
 # ---------------------------------------------------------------- the server
-def test_server_refuses_requests_without_the_token_or_with_a_foreign_host(serve):
+def test_server_prints_one_usable_link_and_refuses_requests_without_the_token_or_with_a_foreign_host(serve):
     s = serve('ct_windowing')
+    links = re.findall(r'https?://\S+', s.log_path.read_text())
+    assert links == [s.url.replace('127.0.0.1', 'localhost')], links   # Voila's masked '?token=...' link is not printed
     base = f'http://127.0.0.1:{s.port}/'
     assert kernels_of(s.proc.pid) == []                               # no kernel until a visitor with the token asks
     assert get(base) in (302, 403)                                   # no token: sent to the login page, no dashboard
@@ -212,21 +214,6 @@ def test_concurrent_loads_never_exceed_the_cap(serve):
     assert all('This dashboard is full' in body for c, body in results if c == 503)
     assert len(kernels_of(s.proc.pid)) <= 3
 
-def test_the_server_prints_one_usable_link(serve):
-    s = serve('ct_windowing')
-    links = re.findall(r'https?://\S+', s.log_path.read_text())
-    assert links == [s.url.replace('127.0.0.1', 'localhost')], links   # Voila's masked '?token=...' link is not printed
-
-def test_sigterm_stops_the_server_and_its_kernels(serve, page):
-    s = serve('ct_windowing')
-    open_dashboard(page, s, 'slice 6 of 10')                              # the slider's readout: the widgets are up
-    tree = descendants(s.proc.pid)
-    assert kernels_of(s.proc.pid)
-    assert s.stop(signal.SIGTERM) == 0
-    time.sleep(1)
-    assert [p for p in tree if Path(f'/proc/{p}').exists() and 'Z' not in Path(f'/proc/{p}/stat').read_text().split(')')[-1].split()[:1]] == []
-    with pytest.raises(OSError): socket.create_connection(('127.0.0.1', s.port), timeout=2)
-
 def test_a_foreign_host_binding_warns(tmp_path):
     from medcnn_tl import cli
     r = subprocess.run([sys.executable, '-c', 'import sys; from medcnn_tl.cli import main; sys.exit(main(sys.argv[1:]))',
@@ -258,7 +245,16 @@ def test_conv_explorer_every_control_changes_what_is_shown(serve, page):
     wait_text(page, '3 feature map(s)'); wait_redraw(page, before)
     no_errors_and_nothing_fetched_outside(page)
 
-def test_ct_windowing_scrolls_reads_values_and_shows_rgb(serve, page):
+def stopped_by_sigterm(s):
+    "SIGTERM (what a service manager or `kill` sends) ends the server with exit code 0, its kernels with it, and frees its port."
+    tree = descendants(s.proc.pid)
+    assert kernels_of(s.proc.pid)
+    assert s.stop(signal.SIGTERM) == 0
+    time.sleep(1)
+    assert [p for p in tree if Path(f'/proc/{p}').exists() and 'Z' not in Path(f'/proc/{p}/stat').read_text().split(')')[-1].split()[:1]] == []
+    with pytest.raises(OSError): socket.create_connection(('127.0.0.1', s.port), timeout=2)
+
+def test_ct_windowing_scrolls_reads_values_and_shows_rgb_and_sigterm_stops_it(serve, page):
     s = serve('ct_windowing')
     at_projector_width(page)
     open_dashboard(page, s, 'slice 6 of 10')
@@ -280,6 +276,7 @@ def test_ct_windowing_scrolls_reads_values_and_shows_rgb(serve, page):
     wait_text(page, 'RGB view: R lung, G abdomen, B bone'); wait_redraw(page, before)
     assert layout_problems(page, SHOTS/'ct_windowing.png') == {}
     no_errors_and_nothing_fetched_outside(page)
+    stopped_by_sigterm(s)                                                # with a page open and its kernel running
 
 def test_architectures_compares_two_networks_and_plots_the_scatter(serve, page):
     import torchvision
