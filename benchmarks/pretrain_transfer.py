@@ -3,7 +3,7 @@
 
 Writes benchmarks/results/pretrain_transfer.csv (one row per fine-tuning run; resumable: rows already there are skipped)
 and benchmarks/results/pretrain_transfer.json (per data x size: each init's mean test AUC, and the paired differences
-domain - imagenet and domain - scratch with 95% t intervals over seeds).
+domain - imagenet, domain - scratch and domain - cross with 95% t intervals over seeds; the selector's arm).
 
 Usage: nice -n 10 python benchmarks/pretrain_transfer.py [--seeds 5] [--pretrain-minutes 4] [--size 32] [--work DIR]
 
@@ -13,8 +13,10 @@ weights) runs on the unlabeled remaining images of each data set; then, for each
 n images (stratified draw from the remainder, split 80/20 into train/valid) are fine-tuned from: ImageNet weights
 (`train_entire`), the same-domain pretrained weights (`train_entire`), the other data set's pretrained weights
 (cross-domain, `train_entire`) and random weights (`scratch`, the toolkit's recipe from random weights), all with
-`medical_learner` and scored by `interpret.evaluate` on the test set. One CPU thread; the pretrained weights are
-cached in --work (not committed).
+`medical_learner` and scored by `interpret.evaluate` on the test set. Where `medcnn_tl.selector.recommend` (given the
+measured similarity of the data set's non-test images and n) picks another strategy than `train_entire` (e.g.
+`finetune_some`), that strategy is also fine-tuned from the ImageNet and the same-domain weights on the same draws (the
+JSON's `selector_arm`). One CPU thread; the pretrained weights are cached in --work (not committed).
 """
 import argparse, csv, json, platform, sys, time
 from pathlib import Path
@@ -46,7 +48,7 @@ def draw(y, rest, n, seed):
 
 def fine_tune_epochs(n): return int(np.clip(round(1500/max(n, 1)), 3, 12))   # about the same number of images seen (CPU budget)
 
-def run_one(x, y, idx, test, size, init, weights, seed, epochs):
+def run_one(x, y, idx, test, size, init, weights, seed, epochs, strategy='train_entire'):
     from medcnn_tl.data import tensor_dls, imagenet_normalize
     from medcnn_tl.learner import medical_learner
     from medcnn_tl.interpret import evaluate
@@ -56,7 +58,7 @@ def run_one(x, y, idx, test, size, init, weights, seed, epochs):
     tr, va = idx[n_val:], idx[:n_val]
     dls = tensor_dls(prep(tr), torch.as_tensor(y[tr]), valid=(prep(va), torch.as_tensor(y[va])), bs=32, seed=seed, device='cpu')
     test_dl = tensor_dls(prep(test), torch.as_tensor(y[test]), valid=(prep(test), torch.as_tensor(y[test])), bs=128, device='cpu').valid
-    strategy = 'scratch' if init == 'scratch' else 'train_entire'
+    strategy = 'scratch' if init == 'scratch' else strategy
     learn = medical_learner(dls, 'efficientnet_lite0', strategy, weights=weights, seed=seed, device='cpu')
     learn.fit_strategy(epochs, progress=False)
     m = evaluate(learn, test_dl)['test']
@@ -70,6 +72,8 @@ def main(argv=None):
     ap.add_argument('--sizes-breastmnist', type=int, nargs='+', default=[50, 150, 400])
     ap.add_argument('--n-test', type=int, nargs=2, default=[600, 200], metavar=('PNEUMONIA', 'BREAST'))
     ap.add_argument('--inits', nargs='+', default=['imagenet', 'domain', 'cross', 'scratch'])
+    ap.add_argument('--selector-inits', nargs='+', default=['imagenet', 'domain'],
+                    help="the starts also fine-tuned with the strategy `recommend` picks for the cell (where it is not train_entire)")
     ap.add_argument('--work', default='/tmp/medcnn_pretrain_bench'); ap.add_argument('--summary-only', action='store_true')
     ap.add_argument('--results', default=str(OUT), help='folder of the CSV and JSON')
     ap.add_argument('--only', nargs='+', default=None, help='fine-tune on these data sets only (e.g. two processes, then merge the CSVs)')
@@ -98,35 +102,61 @@ def main(argv=None):
     done = set()
     if csv_path.exists():
         with open(csv_path) as fh:
-            for r in csv.DictReader(fh): done.add((r['init'], r['data'], int(r['n_train']), int(r['seed'])))
+            for r in csv.DictReader(fh): done.add((r['init'], r['strategy'], r['data'], int(r['n_train']), int(r['seed'])))
     sizes = {'pneumoniamnist': a.sizes_pneumoniamnist, 'breastmnist': a.sizes_breastmnist}
     other = {'pneumoniamnist': 'breastmnist', 'breastmnist': 'pneumoniamnist'}
-    jobs = [(d, n, s, i) for d in sets for n in sizes[d] for s in range(a.seeds) for i in a.inits if (i, d, n, s) not in done
-            and (a.only is None or d in a.only)]
+    chosen = selector_choices(sets, tests, sizes, work) if a.selector_inits else {}
+    arms = lambda d, n: ([(i, 'scratch' if i == 'scratch' else 'train_entire') for i in a.inits] +
+                         [(i, chosen[d][str(n)]) for i in a.selector_inits if chosen and chosen[d][str(n)] not in ('train_entire', 'scratch')])
+    jobs = [(d, n, s, i, st) for d in sets for n in sizes[d] for s in range(a.seeds) for i, st in arms(d, n)
+            if (i, st, d, n, s) not in done and (a.only is None or d in a.only)]
     print(f"{len(jobs)} fine-tuning runs to do ({len(done)} done)", flush=True)
     new = not csv_path.exists()
     with open(csv_path, 'a', newline='') as fh:
         w = csv.DictWriter(fh, FIELDS)
         if new: w.writeheader()
-        for k, (d, n, s, init) in enumerate([] if a.summary_only else jobs):
+        for k, (d, n, s, init, st) in enumerate([] if a.summary_only else jobs):
             x, y = sets[d]; test, rest = tests[d]
             idx = draw(y, rest, n, s)
             pdata = {'imagenet': 'imagenet', 'scratch': '', 'domain': d, 'cross': other[d]}[init]
             weights = {'imagenet': 'imagenet', 'scratch': 'none'}.get(init) or str(pre[pdata])
             t0 = time.perf_counter(); ep = fine_tune_epochs(len(idx))
-            strategy, auc, acc = run_one(x, y, idx, test, a.size, init, weights, s, ep)
+            strategy, auc, acc = run_one(x, y, idx, test, a.size, init, weights, s, ep, st)
             row = dict(init=init, pretrain_data=pdata, data=d, n_train=n, seed=s, strategy=strategy, auc=round(auc, 4),
                        acc=round(acc, 4), epochs=ep, seconds=round(time.perf_counter() - t0, 1), device='cpu (1 thread, shared)')
             w.writerow(row); fh.flush()
-            print(f"[{k+1}/{len(jobs)}] {d} n={n} seed={s} {init}: AUC {auc:.3f} ({row['seconds']} s)", flush=True)
-    summarize(csv_path, json_path, pre_rec, a, {d: (len(tests[d][0]), len(tests[d][1])) for d in sets})
+            print(f"[{k+1}/{len(jobs)}] {d} n={n} seed={s} {init} {strategy}: AUC {auc:.3f} ({row['seconds']} s)", flush=True)
+    summarize(csv_path, json_path, pre_rec, a, {d: (len(tests[d][0]), len(tests[d][1])) for d in sets}, chosen)
 
-def summarize(csv_path, json_path, pre_rec, a, counts):
+def selector_choices(sets, tests, sizes, work):
+    "What `recommend` picks for each data set and labelled size, from the measured similarity of its non-test images (cached in `work`)."
+    from medcnn_tl.selector import recommend
+    from medcnn_tl.transfer import domain_similarity
+    f = work/'selector_choices.json'
+    got = json.loads(f.read_text()) if f.exists() else {}
+    for d, (x, y) in sets.items():
+        if d in got and all(str(n) in got[d] for n in sizes[d]): continue
+        sim = float(domain_similarity(x[tests[d][1]], max_images=500, seed=0).similarity)
+        got[d] = {'similarity': round(sim, 4), **{str(n): recommend(int(n), sim).strategy for n in sizes[d]}}
+    work.mkdir(parents=True, exist_ok=True); f.write_text(json.dumps(got, indent=1))
+    return got
+
+def paired(a, b):
+    "Mean and 95% t interval of the paired differences a - b over seeds, with a verdict."
+    from medcnn_tl.lab import mean_interval
+    diff = (a - b).dropna()
+    m, h = mean_interval(diff)
+    return dict(mean=round(m, 4), ci95=[round(m - h, 4), round(m + h, 4)], n_pairs=int(len(diff)),
+                verdict='cannot decide (fewer than 3 paired seeds)' if len(diff) < 3 else 'better' if m - h > 0
+                        else 'worse' if m + h < 0 else 'cannot decide (interval covers 0)')
+
+def summarize(csv_path, json_path, pre_rec, a, counts, chosen=None):
     import pandas as pd
     from medcnn_tl.lab import mean_interval
     df = pd.read_csv(csv_path)
     cells = []
-    for (d, n), g in df.groupby(['data', 'n_train']):
+    for (d, n), g_all in df.groupby(['data', 'n_train']):
+        g = g_all[g_all.strategy.isin(['train_entire', 'scratch'])]
         piv = g.pivot_table(index='seed', columns='init', values='auc')
         cell = dict(data=d, n_train=int(n), seeds=int(len(piv)))
         for i in piv.columns:
@@ -138,6 +168,16 @@ def summarize(csv_path, json_path, pre_rec, a, counts):
                 cell[f'domain_minus_{other}'] = dict(mean=round(m, 4), ci95=[round(m - h, 4), round(m + h, 4)], n_pairs=int(len(diff)),
                     verdict='cannot decide (fewer than 3 paired seeds)' if len(diff) < 3 else 'domain better' if m - h > 0
                             else 'domain worse' if m + h < 0 else 'cannot decide (interval covers 0)')
+        sel = sorted(set(g_all.strategy) - {'train_entire', 'scratch'})
+        if sel:   # the selector's strategy for this cell, fine-tuned from the same starts on the same draws
+            s = sel[0]
+            ps = g_all[g_all.strategy == s].pivot_table(index='seed', columns='init', values='auc')
+            arm = dict(strategy=s)
+            for i in ps.columns:
+                m, h = mean_interval(ps[i]); arm[f'auc_{i}'] = [round(m, 4), round(h, 4)]
+                if i in piv: arm[f'{s}_minus_train_entire_{i}'] = paired(ps[i], piv[i])
+            if 'domain' in ps and 'imagenet' in ps: arm['domain_minus_imagenet'] = paired(ps['domain'], ps['imagenet'])
+            cell['selector_arm'] = arm
         cells.append(cell)
     verdicts = {}
     for d in df['data'].unique():
@@ -152,15 +192,26 @@ def summarize(csv_path, json_path, pre_rec, a, counts):
                                f"batch 64, AdamW 1e-3 cosine, at most {a.pretrain_epochs} epochs or {a.pretrain_minutes} CPU minutes",
                    fine_tuning=f"medical_learner at {a.size} px: train_entire from ImageNet / domain{' / cross-domain' if 'cross' in set(df.init) else ''} weights, the scratch "
                                f"recipe from random weights; epochs = clip(1500/n, 3, 12); 80/20 train/valid of the n labelled images; "
-                               f"the same images for every init (paired); test AUC from interpret.evaluate",
+                               f"the same images for every init (paired); test AUC from interpret.evaluate"
+                               + ("; where `recommend` (from the measured similarity, selector_choices) picks another strategy than "
+                                  "train_entire for the cell, that strategy too, from " + ' and '.join(a.selector_inits) + " weights on the same draws"
+                                  if chosen else ''),
                    seeds=a.seeds, threads=1, inits=sorted(set(df.init)),
                    budget='CPU, 1 thread, a machine shared with other jobs: small images (32 px) and minutes of pretraining',
                    longer_run=("On a GPU: pretrain for hundreds of epochs at 64-128 px (SimSiam's gains grow with pretraining length; "
                                "minutes on a CPU are far from the paper's 100-800 epochs), fine-tune longer, more seeds (narrower "
-                               "intervals), and the selector's strategy besides train_entire. A null result here says 'not at this "
+                               "intervals). A null result here says 'not at this "
                                "budget', not 'never'.")),
                unlabelled_images={d: nr for d, (nt, nr) in counts.items()}, test_images={d: nt for d, (nt, nr) in counts.items()},
                pretraining=pre_rec, cells=cells, verdict=verdicts,
+               verdict_cross={d: '; '.join(f"n={c['n_train']}: same-domain {c['domain_minus_cross']['verdict'].replace('domain ', '')} than the other data set's pretraining"
+                                          if not c['domain_minus_cross']['verdict'].startswith('cannot') else f"n={c['n_train']}: {c['domain_minus_cross']['verdict']}"
+                                          for c in cells if c['data'] == d and 'domain_minus_cross' in c) for d in df['data'].unique()},
+               verdict_selector={d: '; '.join(f"n={c['n_train']}: {c['selector_arm']['strategy']} " + ', '.join(
+                                     f"from {i} {v['verdict'].replace('better', 'better than').replace('worse', 'worse than')}{' train_entire' if not v['verdict'].startswith('cannot') else ''}"
+                                     for i in ('imagenet', 'domain') for k, v in c['selector_arm'].items() if k == f"{c['selector_arm']['strategy']}_minus_train_entire_{i}")
+                                     for c in cells if c['data'] == d and 'selector_arm' in c) for d in df['data'].unique()},
+               selector_choices=chosen or {},
                torch=torch.__version__, python=platform.python_version(),
                command='nice -n 10 python benchmarks/pretrain_transfer.py ' + ' '.join(sys.argv[1:]))
     json_path.write_text(json.dumps(res, indent=1))
