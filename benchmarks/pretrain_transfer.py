@@ -75,6 +75,7 @@ def main(argv=None):
     ap.add_argument('--selector-inits', nargs='+', default=['imagenet', 'domain'],
                     help="the starts also fine-tuned with the strategy `recommend` picks for the cell (where it is not train_entire)")
     ap.add_argument('--work', default='/tmp/medcnn_pretrain_bench'); ap.add_argument('--summary-only', action='store_true')
+    ap.add_argument('--pretrain-only', action='store_true', help='pretrain (the --only data sets) and stop: run one process per data set, then fine-tune')
     ap.add_argument('--results', default=str(OUT), help='folder of the CSV and JSON')
     ap.add_argument('--only', nargs='+', default=None, help='fine-tune on these data sets only (e.g. two processes, then merge the CSVs)')
     a = ap.parse_args(argv)
@@ -91,14 +92,20 @@ def main(argv=None):
     pre_rec = json.loads(pre_path.read_text()) if pre_path.exists() else {}
     for name, (x, y) in sets.items():   # unlabeled pretraining on everything but the test images
         f = work/f'efficientnet_lite0_simsiam_{name}.pth'
-        if not f.exists() and not a.summary_only:
+        if not f.exists() and not a.summary_only and (a.only is None or name in a.only):
             print(f"pretraining on {name} ({len(tests[name][1])} unlabeled images, <= {a.pretrain_minutes} min)", flush=True)
             r = pretrain(x[tests[name][1]], out=work, start='imagenet', epochs=a.pretrain_epochs, minutes=a.pretrain_minutes,
                          size=a.size, bs=64, seed=0, name=f.stem, progress=False, device='cpu')
             rec = dict(r.config); rec['data'] = dict(rec['data'], name=f'{name}_trainval.npz minus the test images')
+            pre_rec = json.loads(pre_path.read_text()) if pre_path.exists() else {}   # another process may have added its own
             pre_rec[name] = rec; pre_path.write_text(json.dumps(pre_rec, indent=1))
             print(f"  {rec['epochs_done']} epochs in {rec['seconds']} s; losses {rec['losses']}", flush=True)
         pre[name] = f
+    if a.pretrain_only: return
+    pre_rec = json.loads(pre_path.read_text()) if pre_path.exists() else pre_rec
+    missing = [str(f) for f in pre.values() if not f.exists()]
+    if missing and not a.summary_only and ({'domain', 'cross'} & set(a.inits + a.selector_inits)):
+        sys.exit(f"pretrained weights missing: {missing}; run the pretraining first (--pretrain-only, one process per data set with --only)")
     done = set()
     if csv_path.exists():
         with open(csv_path) as fh:
