@@ -68,7 +68,7 @@ def _cmd_inspect(args):
     p = Path(args.path).expanduser()
     if p.is_file() and (p.suffix.lower() in DICOM_EXTS or is_dicom_file(p)):
         return print(dicom_report(p, show_identifying=args.show_identifying))
-    from medcnn_tl.data import inspect_path
+    from medcnn_tl.sources import inspect_path   # a folder, CSV or .npz: numpy, pandas, PIL; no torch, no fastai
     print(inspect_path(args.path, show_identifying=args.show_identifying))
 
 # %% ../nbs/11_cli.ipynb #e78f6eec
@@ -80,7 +80,7 @@ def _cmd_recommend(args):
         raise BadArgumentError("give --n-images and --similarity, or DATA to measure both", thing="medcnn-tl recommend",
                                fix="e.g. medcnn-tl recommend --n-images 500 --similarity 0.3, or medcnn-tl recommend my_images/")
     if args.data is not None:   # measure what was not given: torch and the backbone load only here
-        from medcnn_tl.data import read_source
+        from medcnn_tl.sources import read_source
         df = read_source(args.data)
         if n is None: n = int((df['split'].fillna('train') == 'train').sum())
         if sim is None:
