@@ -1,5 +1,5 @@
-"""How long `medcnn-tl` takes before it answers: `--help`, `recommend` and `inspect` of a small DICOM file (target < 1.5 s on
-2 cores), plus the heavy modules each one imported. Writes benchmarks/results/cli_startup.json.
+"""How long `medcnn-tl` takes before it answers: `--help`, `recommend`, `inspect` of a small DICOM file, of a folder of
+images and of a MedMNIST .npz (target < 1.5 s on 2 cores), plus the heavy modules each one imported. Writes benchmarks/results/cli_startup.json.
 
     python benchmarks/cli_startup.py            # 7 runs of each command (median, min, max); about a minute
 
@@ -14,7 +14,9 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT/'benchmarks'/'results'/'cli_startup.json'
 DICOM = ROOT/'data_samples'/'dicom'/'CT_small.dcm'
 COMMANDS = {'--help': ['--help'], 'recommend': ['recommend', '--n-images', '300', '--similarity', '0.5'],
-            'inspect DICOM file': ['inspect', str(DICOM)]}
+            'inspect DICOM file': ['inspect', str(DICOM)],
+            'inspect image folder': ['inspect', str(ROOT/'data_samples'/'chest_phantom')],
+            'inspect MedMNIST .npz': ['inspect', str(ROOT/'data_samples'/'chest_phantom_28.npz')]}
 HEAVY = ('torch', 'fastai', 'timm', 'sklearn', 'jupyter_server', 'ipywidgets', 'matplotlib')
 PROBE = ("import sys, contextlib, io\nfrom medcnn_tl.cli import main\n"
          "with contextlib.redirect_stdout(io.StringIO()):\n    try: main(sys.argv[1:])\n    except SystemExit: pass\n"

@@ -76,6 +76,8 @@ def main(argv=None):
                     help="the starts also fine-tuned with the strategy `recommend` picks for the cell (where it is not train_entire)")
     ap.add_argument('--work', default='/tmp/medcnn_pretrain_bench'); ap.add_argument('--summary-only', action='store_true')
     ap.add_argument('--pretrain-only', action='store_true', help='pretrain (the --only data sets) and stop: run one process per data set, then fine-tune')
+    ap.add_argument('--previous', default=None, help="the JSON of a run with a shorter pretraining on the same draws: its paired "
+                    "domain - ImageNet differences are kept beside this run's (what a longer pretraining changed)")
     ap.add_argument('--results', default=str(OUT), help='folder of the CSV and JSON')
     ap.add_argument('--only', nargs='+', default=None, help='fine-tune on these data sets only (e.g. two processes, then merge the CSVs)')
     a = ap.parse_args(argv)
@@ -157,6 +159,17 @@ def paired(a, b):
                 verdict='cannot decide (fewer than 3 paired seeds)' if len(diff) < 3 else 'better' if m - h > 0
                         else 'worse' if m + h < 0 else 'cannot decide (interval covers 0)')
 
+def shorter(path):
+    "The pretraining record and the per-cell domain - ImageNet / domain - cross differences of an earlier, shorter run (or None)."
+    if not path: return None
+    prev = json.loads(Path(path).read_text())
+    keep = ('auc_domain', 'auc_cross', 'domain_minus_imagenet', 'domain_minus_cross', 'domain_minus_scratch')
+    return dict(pretraining={d: {k: r.get(k) for k in ('epochs_done', 'steps', 'minutes', 'seconds', 'losses')} for d, r in prev.get('pretraining', {}).items()},
+                cells=[{'data': c['data'], 'n_train': c['n_train'], **{k: c[k] for k in keep if k in c},
+                        **({'selector_arm_domain_minus_imagenet': c['selector_arm']['domain_minus_imagenet']}
+                           if 'domain_minus_imagenet' in c.get('selector_arm', {}) else {})} for c in prev['cells']],
+                date=prev.get('date'), command=prev.get('command'))
+
 def summarize(csv_path, json_path, pre_rec, a, counts, chosen=None):
     import pandas as pd
     from medcnn_tl.lab import mean_interval
@@ -219,6 +232,7 @@ def summarize(csv_path, json_path, pre_rec, a, counts, chosen=None):
                                      for i in ('imagenet', 'domain') for k, v in c['selector_arm'].items() if k == f"{c['selector_arm']['strategy']}_minus_train_entire_{i}")
                                      for c in cells if c['data'] == d and 'selector_arm' in c) for d in df['data'].unique()},
                selector_choices=chosen or {},
+               shorter_pretraining=shorter(a.previous),
                torch=torch.__version__, python=platform.python_version(),
                command='nice -n 10 python benchmarks/pretrain_transfer.py ' + ' '.join(sys.argv[1:]))
     json_path.write_text(json.dumps(res, indent=1))

@@ -13,10 +13,10 @@ import numpy as np
 # torch is imported inside the functions that need it, so the CLI's --help, recommend and inspect start in under 1.5 s
 
 # %% auto #0
-__all__ = ['KNOWN_NOTICES', 'pkg_dir', 'RUN_COMPLETE', 'MedcnnError', 'BadArgumentError', 'DataError', 'MissingDependencyError',
-           'quiet_notices', 'check_positive_int', 'DeviceChoice', 'pick_device', 'device_report', 'as_device',
-           'amp_dtype', 'channels_last_default', 'device_name', 'set_seed', 'samples_path', 'new_run_dir',
-           'mark_run_complete', 'run_is_complete']
+__all__ = ['KNOWN_NOTICES', 'pkg_dir', 'RUN_COMPLETE', 'IMAGENET_STATS', 'MedcnnError', 'BadArgumentError', 'DataError',
+           'MissingDependencyError', 'quiet_notices', 'check_positive_int', 'DeviceChoice', 'pick_device',
+           'device_report', 'as_device', 'amp_dtype', 'channels_last_default', 'device_name', 'set_seed',
+           'samples_path', 'new_run_dir', 'mark_run_complete', 'run_is_complete']
 
 # %% ../nbs/00_core.ipynb #aba157af
 class MedcnnError(Exception):
@@ -247,3 +247,6 @@ def run_is_complete(run_dir # a run folder
     try: files = json.loads(marker.read_text())['files']
     except (OSError, ValueError, KeyError, TypeError): return False
     return all((Path(run_dir)/f).is_file() for f in files)
+
+# %% ../nbs/00_core.ipynb #c0e1a002
+IMAGENET_STATS = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])   # (means, stds) of R, G, B

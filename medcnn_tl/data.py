@@ -13,7 +13,7 @@ import pandas as pd
 import torch, pydicom
 from PIL import Image, UnidentifiedImageError
 from fastcore.basics import store_attr
-from .core import pick_device, as_device, MedcnnError, BadArgumentError, DataError, MissingDependencyError, samples_path, set_seed, quiet_notices
+from .core import pick_device, as_device, MedcnnError, BadArgumentError, DataError, MissingDependencyError, samples_path, set_seed, quiet_notices, IMAGENET_STATS
 with quiet_notices():   # fastai's import-time notices are for its maintainers, not for our users
     from fastai.data.core import Datasets, DataLoaders, TfmdDL
     from fastai.data.transforms import Categorize, EncodedMultiCategorize, IntToFloatTensor, Normalize, Transform
@@ -25,20 +25,18 @@ from .sources import (IMAGE_EXTS, MAX_PIXELS, to_uint8, MAX_CLASSES, IN_MEMORY_B
                                patient_split, check_leakage, dataset_summary, plot_summary, inspect_path)
 # DICOM_EXTS (dicom) and reading sources (`medcnn_tl.sources`: no torch, no fastai, so the CLI's `inspect` starts in a
 # second) are defined elsewhere; both stay part of data's API
-_all_ = ['DICOM_EXTS', 'IMAGE_EXTS', 'MAX_PIXELS', 'to_uint8', 'MAX_CLASSES', 'IN_MEMORY_BYTES', 'MEMORY_SHARE', 'available_memory', 'check_memory', 'load_image', 'SPLIT_NAMES', 'LABEL_FILES', 'pseudonym', 'MISSING_LABELS', 'npz_arrays', 'NpzImages', 'read_source', 'patient_split', 'check_leakage', 'dataset_summary', 'plot_summary', 'inspect_path']
+_all_ = ['DICOM_EXTS', 'IMAGENET_STATS', 'IMAGE_EXTS', 'MAX_PIXELS', 'to_uint8', 'MAX_CLASSES', 'IN_MEMORY_BYTES', 'MEMORY_SHARE', 'available_memory', 'check_memory', 'load_image', 'SPLIT_NAMES', 'LABEL_FILES', 'pseudonym', 'MISSING_LABELS', 'npz_arrays', 'NpzImages', 'read_source', 'patient_split', 'check_leakage', 'dataset_summary', 'plot_summary', 'inspect_path']
 
 # %% auto #0
-__all__ = ['IMAGENET_STATS', 'VOLUME_MODES', 'imagenet_stats', 'imagenet_normalize', 'StoredImage', 'RowLabel', 'ToChannels',
-           'BatchAugment', 'batch_tfms', 'get_dls', 'MedDataLoaders', 'get_test_dl', 'download_medmnist',
-           'TensorImageDataset', 'n_channels', 'plain_train_dl', 'tensor_dls', 'toy_images', 'DICOM_EXTS', 'IMAGE_EXTS',
+__all__ = ['VOLUME_MODES', 'imagenet_stats', 'imagenet_normalize', 'StoredImage', 'RowLabel', 'ToChannels', 'BatchAugment',
+           'batch_tfms', 'get_dls', 'MedDataLoaders', 'get_test_dl', 'download_medmnist', 'TensorImageDataset',
+           'n_channels', 'plain_train_dl', 'tensor_dls', 'toy_images', 'DICOM_EXTS', 'IMAGENET_STATS', 'IMAGE_EXTS',
            'MAX_PIXELS', 'to_uint8', 'MAX_CLASSES', 'IN_MEMORY_BYTES', 'MEMORY_SHARE', 'available_memory',
            'check_memory', 'load_image', 'SPLIT_NAMES', 'LABEL_FILES', 'pseudonym', 'MISSING_LABELS', 'npz_arrays',
            'NpzImages', 'read_source', 'patient_split', 'check_leakage', 'dataset_summary', 'plot_summary',
            'inspect_path']
 
 # %% ../nbs/04_data.ipynb #c252b76a
-IMAGENET_STATS = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
-
 def _to_chw(a:np.ndarray, size:int, rgb:bool)->torch.Tensor:
     "A `uint8` image array resized (squash, bilinear) to `size` x `size`, as a `(C, size, size)` tensor (3 channels if `rgb`)."
     if rgb and a.ndim == 2: a = np.repeat(a[..., None], 3, axis=2)

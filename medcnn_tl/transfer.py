@@ -6,21 +6,21 @@ Docs: https://medcnn-tl.github.io/medcnn_tl/transfer.html.md"""
 
 # %% ../nbs/05_transfer.ipynb #ea6f161a
 from __future__ import annotations
-import math, os, pickle, warnings
+import math, os, pickle, sys, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, pandas as pd
 import torch, torch.nn as nn
-from .core import MedcnnError, BadArgumentError, DataError, set_seed, quiet_notices
-with quiet_notices():   # fastai's and timm's import-time notices are for their maintainers
+from .core import MedcnnError, BadArgumentError, DataError, set_seed, quiet_notices, IMAGENET_STATS
+with quiet_notices():   # timm's import-time notices are for its maintainers
     import timm
     from timm.models import adapt_input_conv
-    from fastai.vision.all import create_head, DataLoaders
+# fastai (create_head; DataLoaders) and medcnn_tl.data are imported inside the functions that take or build them, so
+# `medcnn-tl recommend DATA` (read the images, measure the similarity) does not load fastai
 from .archs import first_conv
 from .selector import (Strategy, STRATEGIES, get_strategy, SMALL_DATASET_MAX, SIMILAR_MIN, Recommendation,
                                 MEASURED_CELLS, recommend, load_strategy_map)
 _all_ = ['Strategy', 'STRATEGIES', 'get_strategy', 'SMALL_DATASET_MAX', 'SIMILAR_MIN', 'Recommendation', 'MEASURED_CELLS', 'recommend', 'load_strategy_map']
-from .data import n_channels, plain_train_dl, IMAGENET_STATS
 
 # %% auto #0
 __all__ = ['BACKBONES', 'SKLEARN_CLASSIFIERS', 'SIMILARITY_HALF_DISTANCE', 'BackboneSpec', 'list_backbones',
@@ -268,6 +268,7 @@ def transfer_model(arch:str='efficientnet_lite0', # a name from `BACKBONES`
                   )->TransferModel:
     "A pretrained `arch` body with a new fastai head for `n_out` classes and `n_in` input channels."
     body = create_body(arch, weights, n_in)
+    from fastai.vision.all import create_head
     return TransferModel(body, create_head(body.num_features, n_out, ps=ps), arch=arch)
 
 # %% ../nbs/05_transfer.ipynb #77cb91f0
@@ -412,6 +413,7 @@ def frozen_base_sklearn(dls,                          # fastai DataLoaders (trai
                         n_in:int=None, seed:int=42)->FrozenBaseResult:
     "The `frozen_base` strategy with a scikit-learn `classifier` (optionally after `pca`) on features of the frozen `arch`."
     import time
+    from medcnn_tl.data import n_channels, plain_train_dl
     t0 = time.perf_counter()
     if body is None:
         body = create_body(arch, 'imagenet', n_in or n_channels(dls))
@@ -441,7 +443,8 @@ SIMILARITY_HALF_DISTANCE = 0.33  # the batch-norm distance that maps to similari
 def _as_images(images_or_dls, max_images:int, seed:int)->torch.Tensor:
     "Up to `max_images` images from a folder, `.npz`, array/tensor or DataLoaders, as floats in [0, 1], shape (N, 3, H, W)."
     rng = np.random.default_rng(seed)
-    if isinstance(images_or_dls, DataLoaders):   # every image of the training and validation sets: the split (made with labels) does not matter
+    fastai_core = sys.modules.get('fastai.data.core')   # DataLoaders exist only where fastai is loaded already
+    if fastai_core is not None and isinstance(images_or_dls, fastai_core.DataLoaders):   # every image of the training and validation sets: the split (made with labels) does not matter
         dls = images_or_dls
         norm = next((t for t in dls.valid.after_batch.fs if type(t).__name__ == 'Normalize'), None)
         xs = []
@@ -459,11 +462,11 @@ def _as_images(images_or_dls, max_images:int, seed:int)->torch.Tensor:
         if isinstance(a, (str, Path)):
             p = Path(a)
             if p.suffix == '.npz':   # the library's one .npz reader: sized from the headers, only the sampled images decompressed
-                from medcnn_tl.data import read_source
+                from medcnn_tl.sources import read_source
                 ims = read_source(p).attrs['images']
                 a = ims.take(np.sort(rng.choice(len(ims), min(max_images, len(ims)), replace=False)))
             elif p.is_dir():
-                from medcnn_tl.data import load_image, IMAGE_EXTS, DICOM_EXTS
+                from medcnn_tl.sources import load_image, IMAGE_EXTS, DICOM_EXTS
                 files = sorted(f for f in p.rglob('*') if f.suffix.lower() in IMAGE_EXTS + DICOM_EXTS)
                 if not files: raise DataError("no images in the folder", thing=str(p), fix="point to a folder of PNG/JPEG/DICOM images")
                 files = [files[i] for i in np.sort(rng.choice(len(files), min(max_images, len(files)), replace=False))]
@@ -562,6 +565,7 @@ def estimate_transferability(dls,                      # fastai DataLoaders of y
                         body:nn.Module=None, seed:int=42)->TransferabilityEstimate:
     "How much frozen `arch` ImageNet features beat raw pixels at separating the labels of `dls`: 0..1, 0.5 = no better."
     # a random sample of the training images (valid pipeline: no augmentation), then validation images if needed
+    from medcnn_tl.data import plain_train_dl
     xs, ys = [], []
     for dl in (plain_train_dl(dls, shuffle=True, seed=seed), dls.valid):
         for xb, yb in dl:
