@@ -3,7 +3,7 @@ opened in Chromium (Playwright). Writes benchmarks/results/dashboards.json.
 
     python benchmarks/dashboards.py                       # every dashboard, once each; a few minutes on 2 cores
     python benchmarks/dashboards.py conv_explorer model_lab
-    python benchmarks/dashboards.py model_lab conv_explorer --preheat --up-for 30 --visitors 2 --repeat 3
+    python benchmarks/dashboards.py model_lab conv_explorer --preheat 2 --up-for 30 --visitors 3 --repeat 3
                                                           # issue 22's target: widgets within 3 s on a server up 30 s,
                                                           # for the first and the next visitor (written under "visits")
 
@@ -11,8 +11,8 @@ time to first render: from the page request until the dashboard's own text is on
 imported the library and run the notebook). Kernel memory: resident set size (RSS) of the dashboard's kernel process,
 read from /proc right after the first render and again after 20 s idle. Linux only (it reads /proc).
 With `--visitors N` each visitor opens the page in a new tab after the one before has rendered (a student arriving
-after another), `--up-for S` waits S seconds between "server ready" and the first visitor, `--preheat` serves with
-`medcnn-tl dashboard --preheat`; the JSON also counts the cells whose lost reply the server mended (its log), and
+after another), `--up-for S` waits S seconds between "server ready" and the first visitor, `--preheat N` serves with
+`medcnn-tl dashboard --preheat N` (N spare kernels); the JSON also counts the cells whose lost reply the server mended (its log), and
 a page not rendered after 120 s as hung (`pages_hung_120s`; the next visitors of that server are then not measured).
 """
 import json, os, re, shutil, signal, socket, subprocess, sys, time
@@ -38,7 +38,7 @@ def measure(name, browser, preheat=False, up_for=0.0, visitors=1, memory=True, p
     port = free_port()
     exe = shutil.which('medcnn-tl')
     cmd = ([exe] if exe else [sys.executable, '-c', 'import sys; from medcnn_tl.cli import main; sys.exit(main(sys.argv[1:]))']) + \
-          ['dashboard', name, '--no-browser', '--port', str(port)] + (['--preheat'] if preheat else [])
+          ['dashboard', name, '--no-browser', '--port', str(port)] + (['--preheat', str(preheat)] if preheat else [])
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     log, pages = [], []
     try:
@@ -90,7 +90,7 @@ def main(names, preheat=False, up_for=0.0, visitors=1, repeat=1):
     old = json.loads(OUT.read_text()) if OUT.exists() else {}
     if plain: old['dashboards'] = {**old.get('dashboards', {}), **res}
     else:
-        label = f"{'preheat' if preheat else 'no preheat'}, first visitor {up_for:g} s after the server is ready, {visitors} visitor(s) one after another"
+        label = f"{f'preheat {preheat}' if preheat else 'no preheat'}, first visitor {up_for:g} s after the server is ready, {visitors} visitor(s) one after another"
         old.setdefault('visits', {})[label] = {**res, 'command': 'python benchmarks/dashboards.py ' + ' '.join(sys.argv[1:]),
                                                'when': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
                                                'load_average_before': load_before, 'load_average_after': os.getloadavg()}
@@ -105,7 +105,7 @@ if __name__ == '__main__':
     from medcnn_tl.serve import list_dashboards
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('names', nargs='*', help='dashboards (default: all)')
-    ap.add_argument('--preheat', action='store_true', help='serve with --preheat')
+    ap.add_argument('--preheat', type=int, nargs='?', const=1, default=0, metavar='N', help='serve with --preheat N (spare kernels)')
     ap.add_argument('--up-for', type=float, default=0, help='seconds between "server ready" and the first visitor')
     ap.add_argument('--visitors', type=int, default=1, help='visitors one after another, each in a new tab')
     ap.add_argument('--repeat', type=int, default=1, help='servers started per dashboard')

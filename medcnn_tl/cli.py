@@ -269,8 +269,10 @@ def build_parser()->argparse.ArgumentParser:
                    help='most dashboard kernels alive at once, about 1 GB each (default: %(default)s)')
     b.add_argument('--cull-idle', type=positive_int, default=900, metavar='SECONDS',
                    help='stop a kernel nobody is connected to after this long (default: %(default)s)')
-    b.add_argument('--preheat', action='store_true',
-                   help="keep a kernel ready ahead of the next visitor (off: with Voila 0.5 a page can then hang; see medcnn_tl.serve)")
+    b.add_argument('--preheat', type=lambda t: 0 if t == '0' else positive_int(t), default=2, metavar='N',
+                   help="spare kernels kept started, their page already run, so a visitor sees the widgets in a second or two; "
+                        "they count in --max-kernels and hold about 1 GB each while they wait (0: start a kernel per visitor, "
+                        "a 4-11 s wait; default: %(default)s)")
     b.set_defaults(func=_cmd_dashboard)
     return p
 

@@ -1,4 +1,4 @@
-"""The dashboard server behind `medcnn-tl dashboard`: token, Host check, a kernel cap that holds under concurrent loads, a memory guard, pages that cannot hang on a lost reply, offline pages and clean stops (preheated kernels on request).
+"""The dashboard server behind `medcnn-tl dashboard`: token, Host check, a kernel cap that holds under concurrent loads, a memory guard, pages that cannot hang on a lost reply, offline pages and clean stops, and two spare kernels that have already run the page.
 
 Docs: https://medcnn-tl.github.io/medcnn_tl/serve.html.md"""
 
@@ -6,7 +6,7 @@ Docs: https://medcnn-tl.github.io/medcnn_tl/serve.html.md"""
 
 # %% ../nbs/11a_serve.ipynb #a2eab8ef
 from __future__ import annotations
-import asyncio, ipaddress, json, logging, os, secrets, signal, socket, subprocess, sys, tempfile, time, webbrowser
+import asyncio, datetime, ipaddress, json, logging, os, secrets, signal, socket, subprocess, sys, tempfile, time, webbrowser
 from pathlib import Path
 import psutil
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
@@ -128,6 +128,7 @@ class KernelCap(LoggingConfigurable):
                 if why and (unused := self._unused()) and 0 < self.max_kernels <= len(self.list_kernel_ids()):
                     self.log.warning("%d kernels is the cap: stopping %s, which no page uses", self.max_kernels, unused[0])
                     await self.shutdown_kernel(unused[0]); why = self.refusal()
+                if preheat: self._spare_blocked = why      # a visitor waiting for this spare learns why it does not come
                 if why is None: return await super().start_kernel(*args, **kwargs)
             if not preheat and time.monotonic() >= deadline:
                 self.log.warning("refused a page: %s", why)
@@ -138,20 +139,29 @@ class KernelCap(LoggingConfigurable):
 class WholePages(LoggingConfigurable):
     "Mixin for Voila's preheating kernel manager: spare kernels handed out one visitor at a time, each once it has run the whole notebook."
     page_wait_seconds = Float(120, config=True, help="how long a visitor waits for a fully rendered spare kernel before the 'full' page")
+    spare_seconds = Float(60, config=True, help="a spare whose notebook run a visitor has waited for this long is stopped and replaced (a hung run)")
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         serve = getattr(self, 'get_rendered_notebook', None)   # present when Voila wraps this class for preheating
         if serve is None: return
         async def get_rendered_notebook(notebook_name, *args, **kw):
+            arrived = time.monotonic()
             try: await asyncio.wait_for(self._queue_lock().acquire(), self.page_wait_seconds)
             except asyncio.TimeoutError: raise self._busy() from None
             try:
-                try: await asyncio.wait_for(self.prerendered(notebook_name), self.page_wait_seconds)
+                try: await asyncio.wait_for(self.prerendered(notebook_name, arrived), self.page_wait_seconds)
                 except asyncio.TimeoutError: raise self._busy() from None
-                return await serve(notebook_name, *args, **kw)   # takes pool[0] before it yields: no other visitor can
+                got = await serve(notebook_name, *args, **kw)    # takes pool[0] before it yields: no other visitor can
             finally: self._queue_lock().release()
+            self._handed_out(got[2])
+            return got
         self.get_rendered_notebook = get_rendered_notebook
+
+    def _handed_out(self, kernel_id:str):
+        "A spare just given to a visitor is active: its page has not connected yet, and the cap must not stop it as a closed tab's."
+        try: self.get_kernel(kernel_id).last_activity = datetime.datetime.now(datetime.timezone.utc)
+        except Exception: pass
 
     def _queue_lock(self):
         if getattr(self, '_medcnn_queue', None) is None: self._medcnn_queue = asyncio.Lock()
@@ -163,13 +173,30 @@ class WholePages(LoggingConfigurable):
         self.log.warning("refused a page: %s", why)
         return web.HTTPError(503, why, reason=why)
 
-    async def prerendered(self, notebook_name:str):
-        "Wait until the next spare kernel of `notebook_name` has finished running the notebook (or failed: Voila reports that)."
+    async def prerendered(self, notebook_name:str, since:float=None):
+        "Wait until the next spare kernel of `notebook_name` has finished running the notebook (or failed: Voila reports that); replace a spare that hangs."
+        seen = self.__dict__.setdefault('_medcnn_waited', {})   # kernel id -> when a visitor began to wait for it
+        since = since or time.monotonic()                       # when the visitor arrived (the queue counts as waiting)
         while (pool := getattr(self, '_pools', {}).get(notebook_name)):
-            try: task = (await asyncio.shield(pool[0]))['task']
+            item = pool[0]
+            if not item.done():                                  # the spare's kernel has not started: it may wait for a slot
+                why = getattr(self, '_spare_blocked', None)
+                if why and time.monotonic() - since >= getattr(self, 'wait_seconds', 20):
+                    self.log.warning("refused a page: %s", why)  # the cap or the memory, said as a cold start says it
+                    raise web.HTTPError(503, why, reason=why)
+                await asyncio.wait([item], timeout=0.5); continue
+            try: content = item.result()
             except Exception: return
+            task, kid = content['task'], content['kernel_id']
             if task.done(): return
-            await asyncio.wait([task])
+            left = self.spare_seconds - (time.monotonic() - seen.setdefault(kid, time.monotonic()))
+            if left > 0: await asyncio.wait([task], timeout=left); continue
+            self.log.warning("spare kernel %s has not finished its page after %g s: stopping it and starting another", kid, self.spare_seconds)
+            if pool and pool[0] is item: pool.pop(0)
+            task.cancel()
+            try: await self.shutdown_kernel(kid)
+            except Exception as e: self.log.warning("could not stop kernel %s: %s", kid, e)
+            self.fill_if_needed(delay=0, notebook_name=notebook_name)
 
 # %% ../nbs/11a_serve.ipynb #99175b4e
 def mend_lost_replies(grace_seconds:float=5,  # how long after a cell's 'idle' message its reply may still come
@@ -213,11 +240,12 @@ def voila_config(host:str='127.0.0.1', # the address to listen on; anything not 
                  max_kernels:int=3,   # most kernels alive at once (each dashboard page holds one, about 1 GB)
                  cull_idle:int=900,   # seconds after which a kernel nobody is connected to is stopped
                  template:str='medcnn_offline', # the Voila template (see `offline_template`)
-                 preheat:bool=False,  # keep one kernel started ahead of the next visitor (counts in `max_kernels`; see `WholePages` for why it is off)
+                 preheat:int=2,       # spare kernels started ahead of visitors, their notebook run (count in `max_kernels`: at most `max_kernels` - 1; 0: none)
                  kernel_memory_mb:int=1200 # refuse a new kernel while less memory than this is available
                 )->dict:
     "The Voila configuration of a safe dashboard server: token, Host check, culled and capped kernels, no CDN, no file serving."
     local = is_local_host(host)
+    spares = max(0, int(preheat) if max_kernels == 0 else min(int(preheat), max_kernels - 1))   # a visitor always finds a slot the spares leave
     return {'Voila': {'ip': host, 'port': port, 'port_retries': 0, 'token': token or secrets.token_urlsafe(24), 'open_browser': False,
                       'log_level': 'WARN',
                       # jupyter_server refuses requests whose Host header is not this computer unless remote access is allowed;
@@ -225,7 +253,7 @@ def voila_config(host:str='127.0.0.1', # the address to listen on; anything not 
                       'tornado_settings': {'allow_remote_access': not local, 'local_hostnames': ['localhost']}},
             'VoilaConfiguration': {'template': template, 'file_allowlist': [], 'show_tracebacks': False,
                                    'multi_kernel_manager_class': 'medcnn_tl.serve.CappedKernelManager',
-                                   'preheat_kernel': bool(preheat) and max_kernels > 1, 'default_pool_size': 1},
+                                   'preheat_kernel': spares > 0, 'default_pool_size': max(spares, 1)},
             'MappingKernelManager': {'cull_idle_timeout': cull_idle, 'cull_interval': max(1, min(60, cull_idle // 2)),
                                      'cull_connected': False, 'cull_busy': False},
             'CappedKernelManager': {'max_kernels': max_kernels, 'kernel_memory_mb': kernel_memory_mb}}
@@ -260,7 +288,7 @@ def serve_dashboard(name:str,            # a dashboard from `list_dashboards()`
                     port:int=8866,
                     open_browser:bool=True,
                     max_kernels:int=3, cull_idle:int=900,
-                    preheat:bool=False,   # keep one kernel ready ahead of the next visitor (off: see `WholePages`)
+                    preheat:int=2,        # spare kernels kept ready ahead of visitors (see `WholePages`; 0: a kernel per visitor)
                     ready=None            # called with the link once the server answers (default: print it)
                    )->int:
     "Run Voila on dashboard `name` safely (see `voila_config`) until SIGINT/SIGTERM, which stop it and its kernels; returns its exit code."
@@ -273,6 +301,7 @@ def serve_dashboard(name:str,            # a dashboard from `list_dashboards()`
     try: import voila  # noqa: F401
     except ImportError: fail('MissingDependencyError', "Voila is not installed", thing="voila", fix="pip install voila")
     with socket.socket(socket.AF_INET6 if ':' in host else socket.AF_INET) as s:
+        if os.name != 'nt': s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # as tornado binds: a restart right after a stop is not refused
         try: s.bind((host.strip('[]'), port))
         except OSError as e: fail('DataError', f"cannot listen on {host}:{port} ({e.strerror})", thing="--port/--host",
                                   fix="choose another port, e.g. --port 8899")

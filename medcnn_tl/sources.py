@@ -285,8 +285,8 @@ def npz_arrays(npz # a `.npz` archive
             out[info.filename[:-4]] = dict(shape=shape, dtype=dtype, fortran=fortran, nbytes=nbytes)
     return out
 
-def _npz_chunks(npz:Path, name:str, rows:int=1024):
-    "Yield `name` from `npz` in blocks of `rows` rows, decompressing as it goes (never the whole array at once)."
+def _npz_chunks(npz:Path, name:str, rows:int=None):
+    "Yield `name` from `npz` in blocks of `rows` rows (default: up to 1024, about 16 MB), decompressing as it goes (never the whole array at once)."
     import zipfile
     with zipfile.ZipFile(npz) as zf, zf.open(name + '.npy') as fh:
         shape, dtype, fortran = _npy_header(fh)
@@ -295,6 +295,7 @@ def _npz_chunks(npz:Path, name:str, rows:int=1024):
             for i in range(0, len(a), rows): yield a[i:i + rows]
             return
         row = int(np.prod(shape[1:], dtype=np.int64)) * dtype.itemsize
+        rows = rows or int(max(1, min(1024, (16 << 20) // max(row, 1))))   # 1024 rows of 28 px, 334 of 224 px: blocks stay small
         for i in range(0, shape[0], rows):
             k = min(rows, shape[0] - i)
             buf = fh.read(k * row)

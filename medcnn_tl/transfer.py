@@ -440,8 +440,18 @@ class DomainSimilarity:
 # %% ../nbs/05_transfer.ipynb #4a3ad79c
 SIMILARITY_HALF_DISTANCE = 0.33  # the batch-norm distance that maps to similarity 0.5 (calibration: see the text)
 
-def _as_images(images_or_dls, max_images:int, seed:int)->torch.Tensor:
-    "Up to `max_images` images from a folder, `.npz`, array/tensor or DataLoaders, as floats in [0, 1], shape (N, 3, H, W)."
+def _rgb_floats(x:torch.Tensor, size:int=None, scale:float=1.0, chunk:int=50)->torch.Tensor:
+    "Images (N, C, H, W) of any dtype as 3-channel floats times `scale`, resized to `size` x `size` (when given) `chunk` images at a time."
+    out = []
+    for i in range(0, len(x), chunk):   # one chunk in float at a time: 500 photos of 1024 px never sit in memory as floats
+        xb = x[i:i+chunk, :3].float()*scale
+        if size is not None and tuple(xb.shape[-2:]) != (size, size):   # resized before grey becomes 3 channels: a third of the work
+            xb = nn.functional.interpolate(xb, size=(size, size), mode='bilinear', antialias=True, align_corners=False)
+        out.append(xb.repeat(1, 3, 1, 1) if xb.shape[1] == 1 else xb)
+    return torch.cat(out)
+
+def _as_images(images_or_dls, max_images:int, seed:int, size:int=None)->torch.Tensor:
+    "Up to `max_images` images from a folder, `.npz`, array/tensor or DataLoaders, as floats in [0, 1], shape (N, 3, H, W) (H = W = `size` when given)."
     rng = np.random.default_rng(seed)
     fastai_core = sys.modules.get('fastai.data.core')   # DataLoaders exist only where fastai is loaded already
     if fastai_core is not None and isinstance(images_or_dls, fastai_core.DataLoaders):   # every image of the training and validation sets: the split (made with labels) does not matter
@@ -457,6 +467,7 @@ def _as_images(images_or_dls, max_images:int, seed:int)->torch.Tensor:
         x = torch.cat(xs)
         if len(x) > max_images: x = x[torch.as_tensor(np.sort(rng.choice(len(x), max_images, replace=False)))]
         if norm is None and (x.min() < -0.01 or x.max() > 1.01): x = (x - x.min())/(x.max() - x.min() + 1e-8)
+        return _rgb_floats(x, size)
     else:
         a = images_or_dls
         if isinstance(a, (str, Path)):
@@ -470,11 +481,11 @@ def _as_images(images_or_dls, max_images:int, seed:int)->torch.Tensor:
                 files = sorted(f for f in p.rglob('*') if f.suffix.lower() in IMAGE_EXTS + DICOM_EXTS)
                 if not files: raise DataError("no images in the folder", thing=str(p), fix="point to a folder of PNG/JPEG/DICOM images")
                 files = [files[i] for i in np.sort(rng.choice(len(files), min(max_images, len(files)), replace=False))]
-                a = [load_image(f) for f in files]
+                return torch.cat([_as_images(np.asarray(load_image(f))[None], 1, seed, size) for f in files])   # one decoded image at a time
             else: raise DataError("not a folder or an .npz file", thing=str(p), fix="pass a folder of images, an .npz, an array or DataLoaders")
         if isinstance(a, list):
             a = [np.asarray(i) for i in a]
-            return torch.cat([_as_images(i[None], 1, seed) for i in a])
+            return torch.cat([_as_images(i[None], 1, seed, size) for i in a])   # each resized on its own: sizes may differ
         if not torch.is_tensor(a):
             a = np.asarray(a); a = a if a.flags.writeable else a.copy()   # torch warns on read-only arrays (decoded images can be)
         x = torch.as_tensor(a)
@@ -482,10 +493,7 @@ def _as_images(images_or_dls, max_images:int, seed:int)->torch.Tensor:
         if x.ndim == 3: x = x[:, None]
         elif x.shape[-1] in (1, 3, 4) and x.shape[1] not in (1, 3, 4): x = x.permute(0, 3, 1, 2)
         if len(x) > max_images: x = x[torch.as_tensor(np.sort(rng.choice(len(x), max_images, replace=False)))]
-        x = x[:, :3].float()
-        if x.max() > 1.5: x = x/255
-    if x.shape[1] == 1: x = x.repeat(1, 3, 1, 1)
-    return x
+        return _rgb_floats(x, size, 1/255 if x[:, :3].max() > 1.5 else 1.0)
 
 # %% ../nbs/05_transfer.ipynb #19fcd464
 @torch.no_grad()
@@ -497,7 +505,7 @@ def domain_similarity(images_or_dls,                # a folder of images, an `.n
                       body:nn.Module=None            # reuse an already built pretrained body
                      )->DomainSimilarity:
     "How close the images are to `arch`'s ImageNet pretraining data, without labels: batch-norm statistics compared, mapped to [0, 1]."
-    x = _as_images(images_or_dls, max_images, seed)
+    x = _as_images(images_or_dls, max_images, seed, size)   # resized as read: a few MB, whatever the images' size
     if len(x) < 2: raise DataError(f"{len(x)} image(s): too few to measure", thing="images_or_dls", fix="pass at least 2 images (200+ for a stable number)")
     if body is None: body = create_body(arch, 'imagenet', 3)
     body = body.eval(); dev = next(body.parameters()).device
@@ -505,16 +513,15 @@ def domain_similarity(images_or_dls,                # a folder of images, an `.n
     sums, count = [0.0]*len(bns), [0]*len(bns)
     def hook(i):
         def f(mod, inp):
-            a = inp[0].double()
-            sums[i] = sums[i] + a.sum((0, 2, 3)); count[i] += a.numel()//a.shape[1]
+            a = inp[0]   # summed in float64 without a float64 copy of the activations (which doubled the peak)
+            sums[i] = sums[i] + a.sum((0, 2, 3), dtype=torch.float64); count[i] += a.numel()//a.shape[1]
         return f
     hs = [m.register_forward_pre_hook(hook(i)) for i, m in enumerate(bns)]
     mean, std = (torch.tensor(s).view(1, 3, 1, 1) for s in IMAGENET_STATS)
     try:
         with torch.inference_mode():   # no autograd record: only one batch's activations alive at a time
-            for i in range(0, len(x), 50):
-                xb = nn.functional.interpolate(x[i:i+50], size=(size, size), mode='bilinear', antialias=True, align_corners=False)
-                body(((xb - mean)/std).to(dev))
+            for i in range(0, len(x), 16):   # 16 images at a time: activations of ~75 MB, not ~200 MB for 50
+                body(((x[i:i+16] - mean)/std).to(dev))
     finally:
         for h in hs: h.remove()
     layer = [float((((s/c).cpu() - m.running_mean.double().cpu())**2/(m.running_var.double().cpu() + m.eps)).mean())

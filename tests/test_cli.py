@@ -153,8 +153,9 @@ def test_dashboard_arguments_reach_the_server(monkeypatch, capsys):
     monkeypatch.setattr(serve, 'serve_dashboard', lambda *a, **k: seen.update(args=a, kwargs=k) or 0)
     assert cli.main(['dashboard', 'model_lab', '--host', '0.0.0.0', '--port', '9001', '--no-browser', '--max-kernels', '2',
                      '--cull-idle', '120']) == 0
-    assert seen == dict(args=('model_lab', '0.0.0.0', 9001), kwargs=dict(open_browser=False, max_kernels=2, cull_idle=120, preheat=False))
-    assert cli.main(['dashboard', 'model_lab', '--preheat']) == 0 and seen['kwargs']['preheat'] is True
+    assert seen == dict(args=('model_lab', '0.0.0.0', 9001), kwargs=dict(open_browser=False, max_kernels=2, cull_idle=120, preheat=2))
+    for n in (0, 1, 3): assert cli.main(['dashboard', 'model_lab', '--preheat', str(n)]) == 0 and seen['kwargs']['preheat'] == n
+    with pytest.raises(SystemExit): cli.main(['dashboard', 'model_lab', '--preheat', '-1'])
     assert cli.main(['dashboard']) == 0
     out = capsys.readouterr().out
     assert all(n in out for n in ('conv_explorer', 'ct_windowing', 'architectures', 'model_lab'))

@@ -35,6 +35,9 @@ def kernels_of(pid):
 class Server:
     "`medcnn-tl dashboard NAME` running in the background: its `url` (with the token), `port`, process and log."
     def __init__(self, name, tmp_path, *extra):
+        # a kernel per visitor unless a test asks for spares (`--preheat N`): spare kernels running the notebook in the
+        # background would slow every other test on a 2-core machine
+        extra = extra if any(str(e).startswith('--preheat') for e in extra) else (*extra, '--preheat', '0')
         self.port = free_port()
         self.log_path = tmp_path/f'dashboard-{name}.log'
         self.log = open(self.log_path, 'w')
@@ -198,7 +201,7 @@ def test_concurrent_loads_never_exceed_the_cap(serve):
     "12 visitors open the link at the same moment: the kernel count never passes the cap, the others get a page that says why."
     import threading
     from concurrent.futures import ThreadPoolExecutor
-    s = serve('ct_windowing', '--max-kernels', '3')
+    s = serve('ct_windowing', '--max-kernels', '3', '--preheat', '2')   # as a teacher serves it: two spares start with the server
     url = f'http://127.0.0.1:{s.port}/?token={s.token}'
     counts, done = [], threading.Event()
     def watch():
@@ -223,9 +226,13 @@ def test_a_foreign_host_binding_warns(tmp_path):
 
 # ---------------------------------------------------------------- each dashboard in the browser
 def test_conv_explorer_every_control_changes_what_is_shown(serve, page):
-    s = serve('conv_explorer')
+    s = serve('conv_explorer', '--preheat', '2')                           # the default: two spare kernels, their page run
     at_projector_width(page)
     open_dashboard(page, s, 'output height')
+    for _ in range(120):                                                   # the visitor's kernel plus two spares: the cap of 3
+        if len(kernels_of(s.proc.pid)) == 3: break
+        time.sleep(0.5)
+    assert len(kernels_of(s.proc.pid)) == 3
     assert layout_problems(page, SHOTS/'conv_explorer.png') == {}
     assert '⌊(128 + 2·0 − 3)/1⌋ + 1 = 126' in page.inner_text('body')     # 128-px retina, 3×3 kernel, stride 1
     before = img_srcs(page)
