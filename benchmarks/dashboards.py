@@ -12,7 +12,7 @@ imported the library and run the notebook). Kernel memory: resident set size (RS
 read from /proc right after the first render and again after 20 s idle. Linux only (it reads /proc).
 With `--visitors N` each visitor opens the page in a new tab after the one before has rendered (a student arriving
 after another), `--up-for S` waits S seconds between "server ready" and the first visitor, `--preheat N` serves with
-`medcnn-tl dashboard --preheat N` (N spare kernels); the JSON also counts the cells whose lost reply the server mended (its log), and
+`medcnn-tl dashboard --preheat N` (N spare kernels; without it, `--preheat 0`: what a cold kernel costs); the JSON also counts the cells whose lost reply the server mended (its log), and
 a page not rendered after 120 s as hung (`pages_hung_120s`; the next visitors of that server are then not measured).
 """
 import json, os, re, shutil, signal, socket, subprocess, sys, time
@@ -38,7 +38,7 @@ def measure(name, browser, preheat=False, up_for=0.0, visitors=1, memory=True, p
     port = free_port()
     exe = shutil.which('medcnn-tl')
     cmd = ([exe] if exe else [sys.executable, '-c', 'import sys; from medcnn_tl.cli import main; sys.exit(main(sys.argv[1:]))']) + \
-          ['dashboard', name, '--no-browser', '--port', str(port)] + (['--preheat', str(preheat)] if preheat else [])
+          ['dashboard', name, '--no-browser', '--port', str(port), '--preheat', str(preheat)]   # 0: a cold kernel per page
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     log, pages = [], []
     try:
