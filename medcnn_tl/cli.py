@@ -11,8 +11,8 @@ from pathlib import Path
 import medcnn_tl
 
 # %% auto #0
-__all__ = ['STRATEGY_CHOICES', 'LazyChoices', 'positive_int', 'size_or_all', 'common_options', 'call_with', 'build_parser',
-           'run_command', 'main']
+__all__ = ['STRATEGY_CHOICES', 'LazyChoices', 'positive_int', 'non_negative_int', 'size_or_all', 'common_options', 'call_with',
+           'build_parser', 'run_command', 'main']
 
 # %% ../nbs/11_cli.ipynb #2ddbf1d8
 class LazyChoices:
@@ -28,6 +28,13 @@ def positive_int(text:str)->int:
     try: value = int(text)
     except ValueError: raise argparse.ArgumentTypeError(f"expected a whole number ≥ 1, got {text!r}") from None
     if value < 1: raise argparse.ArgumentTypeError(f"expected a whole number ≥ 1, got {value}")
+    return value
+
+def non_negative_int(text:str)->int:
+    "argparse type: a whole number ≥ 0 (spare kernels), with a message that says so."
+    try: value = int(text)
+    except ValueError: raise argparse.ArgumentTypeError(f"expected a whole number ≥ 0, got {text!r}") from None
+    if value < 0: raise argparse.ArgumentTypeError(f"expected a whole number ≥ 0, got {value}")
     return value
 
 # %% ../nbs/11_cli.ipynb #52b4085a
@@ -269,7 +276,7 @@ def build_parser()->argparse.ArgumentParser:
                    help='most dashboard kernels alive at once, about 1 GB each (default: %(default)s)')
     b.add_argument('--cull-idle', type=positive_int, default=900, metavar='SECONDS',
                    help='stop a kernel nobody is connected to after this long (default: %(default)s)')
-    b.add_argument('--preheat', type=lambda t: 0 if t == '0' else positive_int(t), default=2, metavar='N',
+    b.add_argument('--preheat', type=non_negative_int, default=2, metavar='N',
                    help="spare kernels kept started, their page already run, so a visitor sees the widgets in a second or two; "
                         "they count in --max-kernels and hold about 1 GB each while they wait (0: start a kernel per visitor, "
                         "a 4-11 s wait; default: %(default)s)")

@@ -188,7 +188,7 @@ class WholePages(LoggingConfigurable):
             try: content = item.result()
             except Exception: return
             task, kid = content['task'], content['kernel_id']
-            if task.done(): return
+            if task.done(): seen.pop(kid, None); return
             left = self.spare_seconds - (time.monotonic() - seen.setdefault(kid, time.monotonic()))
             if left > 0: await asyncio.wait([task], timeout=left); continue
             self.log.warning("spare kernel %s has not finished its page after %g s: stopping it and starting another", kid, self.spare_seconds)

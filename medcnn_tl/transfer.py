@@ -6,7 +6,7 @@ Docs: https://medcnn-tl.github.io/medcnn_tl/transfer.html.md"""
 
 # %% ../nbs/05_transfer.ipynb #ea6f161a
 from __future__ import annotations
-import math, os, pickle, sys, warnings
+import math, os, pickle, sys, types, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, pandas as pd
@@ -481,11 +481,10 @@ def _as_images(images_or_dls, max_images:int, seed:int, size:int=None)->torch.Te
                 files = sorted(f for f in p.rglob('*') if f.suffix.lower() in IMAGE_EXTS + DICOM_EXTS)
                 if not files: raise DataError("no images in the folder", thing=str(p), fix="point to a folder of PNG/JPEG/DICOM images")
                 files = [files[i] for i in np.sort(rng.choice(len(files), min(max_images, len(files)), replace=False))]
-                return torch.cat([_as_images(np.asarray(load_image(f))[None], 1, seed, size) for f in files])   # one decoded image at a time
+                a = (load_image(f) for f in files)   # decoded one at a time below
             else: raise DataError("not a folder or an .npz file", thing=str(p), fix="pass a folder of images, an .npz, an array or DataLoaders")
-        if isinstance(a, list):
-            a = [np.asarray(i) for i in a]
-            return torch.cat([_as_images(i[None], 1, seed, size) for i in a])   # each resized on its own: sizes may differ
+        if isinstance(a, (list, types.GeneratorType)):   # each image resized on its own: sizes may differ
+            return torch.cat([_as_images(np.asarray(i)[None], 1, seed, size) for i in a])
         if not torch.is_tensor(a):
             a = np.asarray(a); a = a if a.flags.writeable else a.copy()   # torch warns on read-only arrays (decoded images can be)
         x = torch.as_tensor(a)

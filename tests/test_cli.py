@@ -156,6 +156,7 @@ def test_dashboard_arguments_reach_the_server(monkeypatch, capsys):
     assert seen == dict(args=('model_lab', '0.0.0.0', 9001), kwargs=dict(open_browser=False, max_kernels=2, cull_idle=120, preheat=2))
     for n in (0, 1, 3): assert cli.main(['dashboard', 'model_lab', '--preheat', str(n)]) == 0 and seen['kwargs']['preheat'] == n
     with pytest.raises(SystemExit): cli.main(['dashboard', 'model_lab', '--preheat', '-1'])
+    assert 'expected a whole number ≥ 0, got -1' in capsys.readouterr().err
     assert cli.main(['dashboard']) == 0
     out = capsys.readouterr().out
     assert all(n in out for n in ('conv_explorer', 'ct_windowing', 'architectures', 'model_lab'))
