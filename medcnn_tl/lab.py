@@ -483,11 +483,16 @@ def plot_strategy_map(summary:pd.DataFrame,             # from `lab_summary` (or
                                    alpha=0.9 if simc == 'similar' else 0.5, zorder=0))
         ax.text(np.sqrt(x0*x1), y1 - 0.03 if simc == 'similar' else y0 + 0.03, f"review (§9): {strat}\n{szc} & {simc}",
                 ha='center', va='top' if simc == 'similar' else 'bottom', fontsize=8, color='#666')
+    row_xs = cells.groupby('data')['size'].apply(lambda s: sorted(x_of(v) for v in s)).to_dict()
+    def place(x, data):   # beside the dot; below it when the next cell of its row is near; to its left at 'all'
+        if x >= big: return dict(xytext=(-11, 0), ha='right', va='center')
+        if any(x < v < 3*x for v in row_xs.get(data, [])): return dict(xytext=(0, -11), ha='center', va='top')
+        return dict(xytext=(9, 0), ha='left', va='center')
     for r in cells.itertuples():
         if getattr(r, 'pending', False) is True:
             ax.scatter(x_of(r.size), r.similarity, s=90, marker='x', color='#999', linewidth=2, zorder=3)
-            ax.annotate('not yet measured', (x_of(r.size), r.similarity), xytext=(9, 0), textcoords='offset points', ha='left',
-                        va='center', fontsize=7, color='#777', zorder=4)
+            ax.annotate('not yet measured', (x_of(r.size), r.similarity), textcoords='offset points', fontsize=7, color='#777',
+                        zorder=4, **place(x_of(r.size), r.data))
             continue
         g = summary[(summary.data == r.data) & (summary['size'].astype(str) == str(r.size))].sort_values(
             'test_auc_mean' if 'test_auc_mean' in summary else 'strategy', ascending=False)
@@ -498,9 +503,9 @@ def plot_strategy_map(summary:pd.DataFrame,             # from `lab_summary` (or
         solo = bool(r.gives_advice) if 'gives_advice' in summary else r.winner in STRATEGY_COLOURS
         ax.scatter(x, y, s=150, color=colour if solo else 'white', edgecolor=colour, linewidth=3, zorder=3)
         code = lambda names: [STRATEGY_CODES.get(s, s) for s in names]
-        label = ('/'.join(code(tied or [best])) if solo else f"no advice: {'≈'.join(code(tied))}" if tied
+        label = ('/'.join(code(tied or [best])) if solo else f"no advice: {'≈'.join(code(tied)) if len(tied) < 5 else 'all 5 tie'}" if tied
                  else f"{STRATEGY_CODES.get(best, best)}?")
-        ax.annotate(label, (x, y), xytext=(9, 0), textcoords='offset points', ha='left', va='center', fontsize=7, zorder=4)
+        ax.annotate(label, (x, y), textcoords='offset points', fontsize=7, zorder=4, **place(x, r.data))
     sims = cells.drop_duplicates('data')[['data', 'similarity']].sort_values('similarity')
     right = ax.twinx(); right.set_ylim(0, 1)
     right.set_yticks(sims.similarity.tolist(), [f"{d} ({s:.2f})" for d, s in zip(sims.data, sims.similarity)], fontsize=8)

@@ -109,6 +109,42 @@ def test_map_tool_two_workers_tiny_grid(tmp_path):
     assert 'breastmnist 50' in m['remaining']['cells']
     again = subprocess.run(argv, capture_output=True, text=True, timeout=900, env=env)
     assert again.returncode == 0 and len(pd.read_csv(tmp_path/'runs.csv')) == 4                  # resumable: nothing repeated
+    # the self-check: seed 1's runs, as if re-run, against each strategy's shipped interval (t-interval of the mean, by scipy)
+    from scipy.stats import t as student_t
+    runs[runs.seed == 1].to_csv(tmp_path/'check.csv', index=False)
+    r = subprocess.run(argv[:2] + ['--summary', '--check', str(tmp_path/'check.csv'), '--runs', str(tmp_path/'runs.csv'),
+                                   '--json', str(tmp_path/'map.json')], capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 0 and 'self-check pneumoniamnist 20 seeds [1]' in r.stdout, r.stderr[-2000:]
+    sc = json.loads((tmp_path/'map.json').read_text())['self_check']['cells'][0]
+    for s in w:
+        half = student_t.ppf(0.975, 1)*w[s].std(ddof=1)/np.sqrt(2)
+        assert np.allclose(sc['strategies'][s]['shipped'][1:], [w[s].mean() - half, w[s].mean() + half], atol=2e-4)
+        assert sc['strategies'][s]['rerun'] == pytest.approx(w.loc[1, s], abs=1e-4)
+        assert sc['strategies'][s]['inside'] == bool(abs(w.loc[1, s] - w[s].mean()) <= half + 1e-4)
+
+def test_map_tool_reads_fashion_mnist_idx_files(tmp_path):
+    """The map's non-medical data set: Fashion-MNIST's gzipped IDX files (written here byte by byte, as the format's spec
+    lays them out) read back exactly; the pair's pool and test set hold only pullovers (2) and coats (4), coats labelled 1;
+    a file that is not IDX is refused in a message that names it; a folder without the files gives None (the grid skips it)."""
+    import gzip, importlib.util, struct
+    from pathlib import Path
+    spec = importlib.util.spec_from_file_location('bsm', Path(__file__).resolve().parent.parent/'tools'/'build_strategy_map.py')
+    bsm = importlib.util.module_from_spec(spec); spec.loader.exec_module(bsm)
+    rng = np.random.default_rng(1)
+    def write(name, a):
+        with gzip.open(tmp_path/f'{name}-ubyte.gz', 'wb') as f: f.write(bytes([0, 0, 8, a.ndim]) + b''.join(struct.pack('>I', n) for n in a.shape) + a.tobytes())
+    for split, n in (('train', 60), ('t10k', 40)):
+        x = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8); y = np.arange(n, dtype=np.uint8) % 10
+        write(f'{split}-images-idx3', x); write(f'{split}-labels-idx1', y)
+        if split == 'train': xtr, ytr = x, y
+    assert np.array_equal(bsm.read_idx(tmp_path/'train-images-idx3-ubyte.gz'), xtr)
+    x, y, xt, yt = bsm.fashion_pair(tmp_path, pool=10, n_test=6)
+    assert x.shape == (10, 28, 28) and xt.shape == (6, 28, 28) and set(y) <= {0, 1} and set(yt) <= {0, 1}
+    want = {xtr[i].tobytes(): int(ytr[i] == 4) for i in np.flatnonzero(np.isin(ytr, (2, 4)))}   # the 12 pullovers and coats
+    assert all(want[a.tobytes()] == b for a, b in zip(x, y))
+    (tmp_path/'bad-ubyte').write_bytes(b'GIF89a....')
+    with pytest.raises(ValueError, match='bad-ubyte: not an IDX file'): bsm.read_idx(tmp_path/'bad-ubyte')
+    assert bsm.fashion_pair(tmp_path/'nowhere') is None
 
 def test_lab_on_twelve_images_is_one_clear_line(cli, tmp_path):
     "A pool too small for the lab's draws ends before any training, in one line that says what is missing and what to do."

@@ -9,7 +9,8 @@ Protocol (written into the JSON's `protocol`): every run is `medcnn_tl.lab.lab_r
 of `medcnn-tl train`: its augmentation, learning rates, mixed precision on a GPU) on images upscaled to `IMAGE_SIZE` px,
 trained until the validation AUC has not improved for `PATIENCE` epochs (at most `MAX_EPOCHS`; the best epoch's weights
 kept); `SEEDS` paired seeds: a seed draws one training subset and one validation set that every strategy uses, and
-every run of a data set is scored on the same test images (the data set's `val` split, never drawn from).
+every run of a data set is scored on the same test images (a MedMNIST set's `val` split; 1,000 of Fashion-MNIST's `t10k`
+images), never drawn from.
 A cell is decided by `medcnn_tl.lab.paired_decision` (paired t-intervals of each strategy's difference to the best).
 Runs go to parallel processes on this machine (`medcnn_tl.scale.parallel_map`) and to the GPU when there is one.
 """
@@ -24,14 +25,45 @@ COMMAND = 'python tools/build_strategy_map.py'
 IMAGE_SIZE, SEEDS, MAX_EPOCHS, PATIENCE, BS, ARCH = 64, 5, 30, 5, 16, 'efficientnet_lite0'
 STRATEGY_NAMES = ('scratch', 'train_entire', 'freeze_some', 'finetune_some', 'frozen_base')
 DATA_DIR = Path(os.environ.get('MEDCNN_DATA', ROOT.parent/'shared'/'data'))
-DATA_SETS = {   # name -> file, about, the planned sizes (None: all of the pool not used for validation)
-    'pneumoniamnist': dict(file='pneumoniamnist_trainval.npz', sizes=(50, 200, 1000, None),
+DATA_SETS = {   # name -> file (in DATA_DIR) or loader, about, pool (images the draws come from), the planned sizes (None: all of the pool)
+    'pneumoniamnist': dict(file='pneumoniamnist_trainval.npz', sizes=(50, 200, 1000, 2000, None), pool=4707,
                            about="PneumoniaMNIST (MedMNIST v2, paediatric chest X-rays, 28 px grey, upscaled): its train split "
                                  "(4,707 images) is the pool, its val split (524) the test set; the official test split is not used"),
-    'breastmnist': dict(file='breastmnist_trainval.npz', sizes=(50, 200, None),
+    'breastmnist': dict(file='breastmnist_trainval.npz', sizes=(50, 200, None), pool=546,
                         about="BreastMNIST (MedMNIST v2, breast ultrasound, 28 px grey, upscaled): its train split (546 images) "
                               "is the pool, its val split (78) the test set; the official test split is not used"),
+    'fashionmnist': dict(loader='fashion_pair', sizes=(50, 200, 1000), pool=6000,
+                         about="Fashion-MNIST (Zalando product photographs, 70,000 distinct items, 28 px grey, upscaled): "
+                               "pullover (0) vs coat (1), a pair it often confuses; 6,000 of its train split's 12,000 such images "
+                               "are the pool, 1,000 of its t10k split's 2,000 the test set (both drawn with seed 0). "
+                               "Photographs of objects, not scenes: the low end of the similarity axis, not ImageNet-like photos. "
+                               "Offline: `apt install dataset-fashion-mnist` (Debian) or $FASHION_MNIST = a folder with its four .gz files"),
 }
+# Fashion-MNIST's four IDX files: Debian's dataset-fashion-mnist package puts them here
+FASHION_DIR = Path(os.environ.get('FASHION_MNIST', '/usr/share/datasets/fashion-mnist'))
+
+def read_idx(path):
+    "An IDX file (MNIST's format, gzipped or not) as a numpy array: magic 0x0000 type ndim, ndim big-endian sizes, then the data."
+    import gzip
+    raw = (gzip.open if str(path).endswith('.gz') else open)(path, 'rb').read()
+    if len(raw) < 4 or raw[:2] != b'\0\0' or raw[2] != 0x08: raise ValueError(f"{path}: not an IDX file of unsigned bytes")
+    nd = raw[3]; shape = tuple(int.from_bytes(raw[4 + 4*i:8 + 4*i], 'big') for i in range(nd))
+    if len(raw) - 4 - 4*nd != int(np.prod(shape)): raise ValueError(f"{path}: {len(raw) - 4 - 4*nd} bytes of data for shape {shape}")
+    return np.frombuffer(raw, np.uint8, offset=4 + 4*nd).reshape(shape)
+
+def fashion_pair(folder=None, classes=(2, 4), pool=6000, n_test=1000, seed=0):
+    "Fashion-MNIST's `classes` (pullover vs coat) as (x, y, x_test, y_test), y = 1 for the second; None when the files are not there."
+    folder = Path(folder or FASHION_DIR)
+    files = {k: folder/f'{k}-ubyte.gz' for k in ('train-images-idx3', 'train-labels-idx1', 't10k-images-idx3', 't10k-labels-idx1')}
+    if not all(f.exists() for f in files.values()): return None
+    rng = np.random.default_rng(seed)
+    def part(split, n):
+        x, y = read_idx(files[f'{split}-images-idx3']), read_idx(files[f'{split}-labels-idx1'])
+        keep = np.flatnonzero(np.isin(y, classes))
+        keep = np.sort(rng.choice(keep, min(n, len(keep)), replace=False))
+        return x[keep], (y[keep] == classes[1]).astype(np.int64)
+    return (*part('train', pool), *part('t10k', n_test))
+
 # seconds per training image and epoch of a run at 64 px on one CPU thread, when no run is measured yet (the JSON's estimate
 # of what remains uses the measured runs instead)
 CPU_SECONDS_PER_IMAGE_EPOCH = 0.01
@@ -39,21 +71,33 @@ GPU_SPEEDUP = 40
 
 
 def load(name:str):
-    "The `LabData` of data set `name` at `IMAGE_SIZE` px, named `name`."
-    from medcnn_tl.lab import lab_data
-    path = DATA_DIR/DATA_SETS[name]['file']
+    "The `LabData` of data set `name` at `IMAGE_SIZE` px, named `name`; None when its files are not on this machine."
+    from medcnn_tl.lab import lab_data, LabData, _uint8_chw
+    spec = DATA_SETS[name]
+    if 'loader' in spec:
+        arrays = globals()[spec['loader']]()
+        if arrays is None: return None
+        x, y, xt, yt = arrays
+        return LabData(name, _uint8_chw(x, IMAGE_SIZE), y, _uint8_chw(xt, IMAGE_SIZE), yt)
+    path = DATA_DIR/spec['file']
     if not path.exists(): return None
     d = lab_data(path, IMAGE_SIZE); d.name = name
     return d
 
+def where(name:str)->str:
+    "Where data set `name` is read from (for the message when it is missing)."
+    spec = DATA_SETS[name]
+    return (f"{FASHION_DIR} (apt install dataset-fashion-mnist, or set $FASHION_MNIST)" if 'loader' in spec
+            else f"{DATA_DIR/spec['file']} (set $MEDCNN_DATA to its folder)")
 
-def measure(names, sizes=None, seeds=SEEDS, workers=1, device=None, runs=RUNS, max_epochs=MAX_EPOCHS, strategies=STRATEGY_NAMES):
-    "Run the grid of `names` (planned sizes, or `sizes`) x strategies x `seeds`, appending to `RUNS`; size-major so that small cells finish first."
+
+def measure(names, sizes=None, seeds=SEEDS, workers=1, device=None, runs=RUNS, max_epochs=MAX_EPOCHS, strategies=STRATEGY_NAMES, first_seed=0):
+    "Run the grid of `names` (planned sizes, or `sizes`) x strategies x `seeds` (first_seed, first_seed+1, ...), appending to `RUNS`; size-major so that small cells finish first."
     from medcnn_tl.lab import run_lab
     from medcnn_tl.transfer import domain_similarity
     data = {n: load(n) for n in names}
     for n, d in data.items():
-        if d is None: print(f"skipping {n}: {DATA_DIR/DATA_SETS[n]['file']} not found (set $MEDCNN_DATA to its folder)")
+        if d is None: print(f"skipping {n}: not found at {where(n)}")
     data = {n: d for n, d in data.items() if d is not None}
     runs = Path(runs)
     old = pd.read_csv(runs) if runs.exists() else pd.DataFrame(columns=['data', 'similarity'])
@@ -67,7 +111,7 @@ def measure(names, sizes=None, seeds=SEEDS, workers=1, device=None, runs=RUNS, m
         for n, d in data.items():
             if sz not in (sizes or DATA_SETS[n]['sizes']): continue
             print(f"{n}, {sz or 'all'} training images: {len(strategies)} strategies x {seeds} seeds", flush=True)
-            run_lab(d, sizes=(sz,), seeds=seeds, strategies=strategies, out=runs, size=IMAGE_SIZE, device=device,
+            run_lab(d, sizes=(sz,), seeds=list(range(first_seed, first_seed + seeds)), strategies=strategies, out=runs, size=IMAGE_SIZE, device=device,
                     similarity=sims[n], workers=workers, max_epochs=max_epochs, patience=PATIENCE, bs=BS, arch=ARCH)
     print(f"wall time {time.time() - t0:.0f} s")
 
@@ -81,7 +125,29 @@ def _json_safe(v):
     return v
 
 
-def summary(runs=RUNS, out=SHIPPED, old_protocol=None):
+def self_check(check_runs, cells):
+    """Cells measured again with *other* seeds (`check_runs`, the table of a run with `--first-seed`) against the decided
+    `cells`: is each strategy's new mean AUC inside the shipped 95 % interval of its mean, and is the new best strategy
+    one the shipped cell advises (or ties with)?"""
+    from medcnn_tl.lab import paired_decision
+    new = pd.read_csv(check_runs)
+    out = []
+    for (dname, sz), g in new.groupby(['data', new['size'].astype(str)]):
+        c = next((c for c in cells if c['data'] == dname and str(c['size']) == sz and c['status'] == 'measured'), None)
+        if c is None: continue
+        dec = paired_decision(g).iloc[0]
+        rows = {s: dict(shipped=[m, round(m - h, 4), round(m + h, 4)], rerun=round(float(g[g.strategy == s].test_auc.mean()), 4))
+                for s, (m, h) in c['means'].items() if s in set(g.strategy)}
+        for r in rows.values(): r['inside'] = bool(r['shipped'][1] <= r['rerun'] <= r['shipped'][2])
+        advised = [c['best']] + list(c['tied_with'])
+        out.append(dict(data=dname, size=sz, seeds=sorted(int(x) for x in g.seed.unique()), strategies=rows,
+                        inside=f"{sum(r['inside'] for r in rows.values())} of {len(rows)}",
+                        shipped_advice=c['advice'], rerun_best=dec['best'], rerun_advice=dec['advice'],
+                        best_agrees=bool(dec['best'] in advised)))
+    return out
+
+
+def summary(runs=RUNS, out=SHIPPED, old_protocol=None, check=None):
     "Decide every planned cell from the runs (`paired_decision`) and write the JSON the selector reads; returns it."
     from medcnn_tl.lab import paired_decision, lab_summary
     df = pd.read_csv(runs) if Path(runs).exists() else pd.DataFrame(columns=['data', 'size', 'strategy', 'seed', 'test_auc'])
@@ -99,13 +165,13 @@ def summary(runs=RUNS, out=SHIPPED, old_protocol=None):
                      seconds=round(float(g.seconds.sum() + g.get('setup_seconds', 0).sum()), 1))
         cells.append(r)
     todo = [c for c in cells if c['status'] != 'measured' or c['seeds'] < SEEDS]
-    pool = {n: (4707 if n == 'pneumoniamnist' else 546) for n in DATA_SETS}
+    pool = {n: v['pool'] for n, v in DATA_SETS.items()}
     # seconds per training image and epoch, and epochs per run, from the runs measured so far (else rough defaults)
     rate = float((df.seconds/(df.n_train*df.epochs)).median()) if len(df) else CPU_SECONDS_PER_IMAGE_EPOCH
     epochs = float(df.epochs.mean()) if len(df) else 15.0
     est = 0.0
     for c in todo:
-        n = c['n_train'] if c.get('n_train') == c.get('n_train') and c.get('n_train') else pool[c['data']] - 200
+        n = c['n_train'] if c.get('n_train') == c.get('n_train') and c.get('n_train') else round(pool[c['data']]*0.75)   # 'all': a quarter validates
         est += (SEEDS - int(c.get('seeds') or 0))*len(STRATEGY_NAMES)*n*epochs*rate
     res = dict(
         command=COMMAND, table='medcnn_tl/strategy_map_runs.csv', rows=len(df),
@@ -124,8 +190,10 @@ def summary(runs=RUNS, out=SHIPPED, old_protocol=None):
                       sizes={n: ['all' if s is None else s for s in v['sizes']] for n, v in DATA_SETS.items()},
                       strategies=list(STRATEGY_NAMES)),
         data_sets={n: dict(about=v['about'], domain_similarity=sims.get(n)) for n, v in DATA_SETS.items()},
-        natural_images='none measured: no natural-image data set of many source pictures is available offline on the '
-                       'measuring machine (scikit-image has a handful of photos only)',
+        natural_images='Fashion-MNIST (photographs of 70,000 distinct products, Debian package dataset-fashion-mnist) is the '
+                       'non-medical data set, at the low end of the similarity axis; no set of ImageNet-like photographs of many '
+                       'source pictures is available offline on the measuring machine (scikit-image has a handful of photos; '
+                       'CIFAR and ImageNet samples are downloads), so the similar half of the axis (0.5 and above) is not measured',
         cells=[_json_safe(c) for c in cells],
         summary=[_json_safe(r) for r in lab_summary(df).round(4).to_dict('records')] if len(df) else [],
         remaining=dict(cells=[f"{c['data']} {c['size']}" for c in todo],
@@ -138,6 +206,11 @@ def summary(runs=RUNS, out=SHIPPED, old_protocol=None):
         old_protocol = prev.get('old_protocol') or ({k: prev[k] for k in ('command', 'protocol', 'data_sets', 'cells') if k in prev}
                                                    if prev.get('protocol', {}).get('image_size') == 20 else None)
     if old_protocol: res['old_protocol'] = old_protocol
+    if check is None and out.exists(): check = json.loads(out.read_text()).get('self_check')   # kept when the JSON is rewritten
+    elif check is not None:
+        check = dict(command=f'{COMMAND} --first-seed {SEEDS} --runs CHECK.csv --data ... --sizes ... ; {COMMAND} --summary --check CHECK.csv',
+                     about='cells measured again with new seeds, against the shipped intervals', cells=self_check(check, cells))
+    if check: res['self_check'] = check
     Path(out).write_text(json.dumps(res, indent=1, default=str) + '\n')
     return res
 
@@ -155,12 +228,17 @@ def main(argv=None):
     ap.add_argument('--json', default=str(SHIPPED), help='the map written (default: %(default)s)')
     ap.add_argument('--max-epochs', type=int, default=MAX_EPOCHS, help='epoch cap (default: %(default)s; smaller only for a smoke test)')
     ap.add_argument('--strategies', nargs='+', default=list(STRATEGY_NAMES))
+    ap.add_argument('--first-seed', type=int, default=0, help='seeds first-seed, first-seed+1, ... (a self-check uses new ones, into another --runs table)')
+    ap.add_argument('--check', default=None, help='with --summary: a table of cells re-run with new seeds, compared with the shipped intervals (self_check in the JSON)')
     a = ap.parse_args(argv)
     if not a.summary:
         torch.set_num_threads(a.threads)
         sizes = None if a.sizes is None else [None if s == 'all' else int(s) for s in a.sizes]
-        measure(a.data, sizes, a.seeds, a.workers, a.device, a.runs, a.max_epochs, a.strategies)
-    res = summary(a.runs, Path(a.json))
+        measure(a.data, sizes, a.seeds, a.workers, a.device, a.runs, a.max_epochs, a.strategies, a.first_seed)
+    res = summary(a.runs, Path(a.json), check=a.check)
+    for c in (res.get('self_check') or {}).get('cells', []):
+        print(f"self-check {c['data']} {c['size']} seeds {c['seeds']}: {c['inside']} means inside the shipped intervals; "
+              f"re-run best {c['rerun_best']} ({'agrees' if c['best_agrees'] else 'disagrees'} with: {c['shipped_advice']})")
     for c in res['cells']:
         print(f"{c['data']:>15} {str(c['size']):>5}  seeds {c['seeds']}  {c['advice']}")
     print(f"wrote {a.json} and {a.runs}")
