@@ -119,13 +119,13 @@ def _uint8_chw(a, size:int)->torch.Tensor:
         t = F.interpolate(t.float(), size=(size, size), mode='bilinear', antialias=True, align_corners=False).round().clamp(0, 255)
     return t.to(torch.uint8).contiguous()
 
-def lab_data(data,                 # a MedMNIST-style `.npz`, a folder/CSV `read_source` reads, a `LabData`, or `(name, x, y)` arrays
+def lab_data(data,                 # a MedMNIST-style `.npz`, a folder/CSV `read_source` reads, a `LabData`, or `(name, x, y[, x_test, y_test])` arrays
              size:int=32,          # image side in pixels
              test_pct:float=0.2    # held out as the test set when the data has no test split (stratified, seed 0)
             )->LabData:
     "The lab's view of `data`: the pool (train + valid) and the test set (the `test` split, else `val` of a MedMNIST `.npz`, else a held-out `test_pct`)."
     if isinstance(data, LabData): return data
-    if isinstance(data, tuple): name, x, y = data; xt = yt = None
+    if isinstance(data, tuple): name, x, y, *test = data; xt, yt = test if test else (None, None)
     elif Path(data).suffix == '.npz':
         d, name = np.load(data), Path(data).stem
         if not {'train_images', 'train_labels'} <= set(d.files):

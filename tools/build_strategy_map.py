@@ -72,13 +72,11 @@ GPU_SPEEDUP = 40
 
 def load(name:str):
     "The `LabData` of data set `name` at `IMAGE_SIZE` px, named `name`; None when its files are not on this machine."
-    from medcnn_tl.lab import lab_data, LabData, _uint8_chw
+    from medcnn_tl.lab import lab_data
     spec = DATA_SETS[name]
     if 'loader' in spec:
         arrays = globals()[spec['loader']]()
-        if arrays is None: return None
-        x, y, xt, yt = arrays
-        return LabData(name, _uint8_chw(x, IMAGE_SIZE), y, _uint8_chw(xt, IMAGE_SIZE), yt)
+        return None if arrays is None else lab_data((name, *arrays), IMAGE_SIZE)
     path = DATA_DIR/spec['file']
     if not path.exists(): return None
     d = lab_data(path, IMAGE_SIZE); d.name = name
