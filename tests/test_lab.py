@@ -125,7 +125,8 @@ def test_map_tool_two_workers_tiny_grid(tmp_path):
 def test_map_tool_reads_fashion_mnist_idx_files(tmp_path):
     """The map's non-medical data set: Fashion-MNIST's gzipped IDX files (written here byte by byte, as the format's spec
     lays them out) read back exactly; the pair's pool and test set hold only pullovers (2) and coats (4), coats labelled 1;
-    a file that is not IDX is refused in a message that names it; a folder without the files gives None (the grid skips it)."""
+    a file that is not IDX is refused in a message that names it; a folder without the files gives None (the grid skips it);
+    the second pair (sneakers vs ankle boots) loads through the tool's `load` with its own classes."""
     import gzip, importlib.util, struct
     from pathlib import Path
     spec = importlib.util.spec_from_file_location('bsm', Path(__file__).resolve().parent.parent/'tools'/'build_strategy_map.py')
@@ -145,6 +146,10 @@ def test_map_tool_reads_fashion_mnist_idx_files(tmp_path):
     (tmp_path/'bad-ubyte').write_bytes(b'GIF89a....')
     with pytest.raises(ValueError, match='bad-ubyte: not an IDX file'): bsm.read_idx(tmp_path/'bad-ubyte')
     assert bsm.fashion_pair(tmp_path/'nowhere') is None
+    # the second pair, sneakers (7) vs ankle boots (9), through the tool's own loader: 6 + 6 of the 60 train images, boots = 1
+    bsm.FASHION_DIR = tmp_path
+    d = bsm.load('fashionmnist_shoes')
+    assert d.name == 'fashionmnist_shoes' and len(d.y) == 12 and int(d.y.sum()) == 6 and len(d.y_test) == 8 and int(d.y_test.sum()) == 4
 
 def test_lab_on_twelve_images_is_one_clear_line(cli, tmp_path):
     "A pool too small for the lab's draws ends before any training, in one line that says what is missing and what to do."

@@ -38,6 +38,11 @@ DATA_SETS = {   # name -> file (in DATA_DIR) or loader, about, pool (images the 
                                "are the pool, 1,000 of its t10k split's 2,000 the test set (both drawn with seed 0). "
                                "Photographs of objects, not scenes: the low end of the similarity axis, not ImageNet-like photos. "
                                "Offline: `apt install dataset-fashion-mnist` (Debian) or $FASHION_MNIST = a folder with its four .gz files"),
+    'fashionmnist_shoes': dict(loader='fashion_pair', classes=(7, 9), sizes=(50, 200, 1000), pool=6000,
+                               about="Fashion-MNIST's footwear: sneaker (0) vs ankle boot (1), drawn as for 'fashionmnist' "
+                                     "(6,000 of the train split's 12,000 such images are the pool, 1,000 of t10k's 2,000 the test "
+                                     "set, seed 0). A second task from the same photographs, not a second source: it extends the "
+                                     "similarity axis downwards. Offline: as 'fashionmnist'"),
 }
 # Fashion-MNIST's four IDX files: Debian's dataset-fashion-mnist package puts them here
 FASHION_DIR = Path(os.environ.get('FASHION_MNIST', '/usr/share/datasets/fashion-mnist'))
@@ -75,7 +80,7 @@ def load(name:str):
     from medcnn_tl.lab import lab_data
     spec = DATA_SETS[name]
     if 'loader' in spec:
-        arrays = globals()[spec['loader']]()
+        arrays = globals()[spec['loader']](**({'classes': spec['classes']} if 'classes' in spec else {}))
         return None if arrays is None else lab_data((name, *arrays), IMAGE_SIZE)
     path = DATA_DIR/spec['file']
     if not path.exists(): return None
@@ -188,8 +193,9 @@ def summary(runs=RUNS, out=SHIPPED, old_protocol=None, check=None):
                       sizes={n: ['all' if s is None else s for s in v['sizes']] for n, v in DATA_SETS.items()},
                       strategies=list(STRATEGY_NAMES)),
         data_sets={n: dict(about=v['about'], domain_similarity=sims.get(n)) for n, v in DATA_SETS.items()},
-        natural_images='Fashion-MNIST (photographs of 70,000 distinct products, Debian package dataset-fashion-mnist) is the '
-                       'non-medical data set, at the low end of the similarity axis; no set of ImageNet-like photographs of many '
+        natural_images='Fashion-MNIST (photographs of 70,000 distinct products, Debian package dataset-fashion-mnist) gives the '
+                       'two non-medical data sets (pullover vs coat, sneaker vs ankle boot: two tasks, one source), at the low '
+                       'end of the similarity axis; no set of ImageNet-like photographs of many '
                        'source pictures is available offline on the measuring machine (scikit-image has a handful of photos; '
                        'CIFAR and ImageNet samples are downloads), so the similar half of the axis (0.5 and above) is not measured',
         cells=[_json_safe(c) for c in cells],
