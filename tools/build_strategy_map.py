@@ -32,7 +32,7 @@ DATA_SETS = {   # name -> file (in DATA_DIR) or loader, about, pool (images the 
     'breastmnist': dict(file='breastmnist_trainval.npz', sizes=(50, 200, None), pool=546,
                         about="BreastMNIST (MedMNIST v2, breast ultrasound, 28 px grey, upscaled): its train split (546 images) "
                               "is the pool, its val split (78) the test set; the official test split is not used"),
-    'fashionmnist': dict(loader='fashion_pair', sizes=(50, 200, 1000), pool=6000,
+    'fashionmnist': dict(loader='fashion_pair', classes=(2, 4), sizes=(50, 200, 1000), pool=6000,
                          about="Fashion-MNIST (Zalando product photographs, 70,000 distinct items, 28 px grey, upscaled): "
                                "pullover (0) vs coat (1), a pair it often confuses; 6,000 of its train split's 12,000 such images "
                                "are the pool, 1,000 of its t10k split's 2,000 the test set (both drawn with seed 0). "
@@ -57,7 +57,7 @@ def read_idx(path):
     return np.frombuffer(raw, np.uint8, offset=4 + 4*nd).reshape(shape)
 
 def fashion_pair(folder=None, classes=(2, 4), pool=6000, n_test=1000, seed=0):
-    "Fashion-MNIST's `classes` (pullover vs coat) as (x, y, x_test, y_test), y = 1 for the second; None when the files are not there."
+    "Fashion-MNIST's two `classes` (default: pullover vs coat) as (x, y, x_test, y_test), y = 1 for the second; None when the files are not there."
     folder = Path(folder or FASHION_DIR)
     files = {k: folder/f'{k}-ubyte.gz' for k in ('train-images-idx3', 'train-labels-idx1', 't10k-images-idx3', 't10k-labels-idx1')}
     if not all(f.exists() for f in files.values()): return None
@@ -80,7 +80,7 @@ def load(name:str):
     from medcnn_tl.lab import lab_data
     spec = DATA_SETS[name]
     if 'loader' in spec:
-        arrays = globals()[spec['loader']](**({'classes': spec['classes']} if 'classes' in spec else {}))
+        arrays = globals()[spec['loader']](classes=spec['classes'])
         return None if arrays is None else lab_data((name, *arrays), IMAGE_SIZE)
     path = DATA_DIR/spec['file']
     if not path.exists(): return None
