@@ -20,12 +20,12 @@ from .interpret import choose_threshold, medical_metrics, evaluate, record_run, 
 # %% auto #0
 __all__ = ['LAB_SIZES', 'REVIEW_CATEGORIES', 'STRATEGY_COLOURS', 'STRATEGY_CODES', 'AUGMENTATIONS', 'BASELINE',
            'GENERALIZATION_SETTINGS', 'IMBALANCE_METHODS', 'DEMO_SAMPLES', 'DEMO_SIZE', 'DEMO_EPOCHS', 'DEMO_ABOUT',
-           'mean_interval', 'summarize', 'LabData', 'lab_data', 'lab_split', 'check_lab_pool', 'lab_loaders',
-           'ValidAucStop', 'frozen_features', 'TrainedPart', 'lab_run', 'weights_label', 'run_lab', 'paired_decision',
-           'lab_summary', 'plot_strategy_map', 'lab_report', 'plot_learning_curves', 'generalization_lab',
-           'generalization_table', 'plot_generalization', 'imbalanced_subsample', 'compare_imbalance',
-           'compare_strategies', 'report_terms', 'run_demo', 'train_source', 'TRAIN_SIZE', 'TRAIN_FOLDS',
-           'TRAIN_MINUTES', 'TRAIN_STEPS', 'LearningCurves', 'EarlyStop', 'FreezeBatchNorm']
+           'mean_interval', 'summarize', 'LabData', 'lab_data', 'lab_split_sizes', 'lab_split', 'check_lab_pool',
+           'lab_loaders', 'ValidAucStop', 'frozen_features', 'TrainedPart', 'lab_run', 'weights_label', 'run_lab',
+           'paired_decision', 'lab_summary', 'plot_strategy_map', 'lab_report', 'plot_learning_curves',
+           'generalization_lab', 'generalization_table', 'plot_generalization', 'imbalanced_subsample',
+           'compare_imbalance', 'compare_strategies', 'report_terms', 'run_demo', 'train_source', 'TRAIN_SIZE',
+           'TRAIN_FOLDS', 'TRAIN_MINUTES', 'TRAIN_STEPS', 'LearningCurves', 'EarlyStop', 'FreezeBatchNorm']
 
 # %% ../nbs/08_lab.ipynb #e1100000
 import copy, contextlib
@@ -167,13 +167,20 @@ def _stratified(y, n, rng, exclude=None)->np.ndarray:
     for c, k in counts.items(): out.append(rng.choice(idx[yy == c], min(k, int((yy == c).sum())), replace=False))
     return rng.permutation(np.concatenate(out))
 
+def lab_split_sizes(n_pool:int, # images in the pool
+                    size         # training images asked for (`None`: all of the pool not used for validation)
+                   )->tuple:
+    "How many training and validation images `lab_split` draws from a pool of `n_pool`: validation = a quarter of `size` (of the pool for `None`), 20 to 200."
+    n_va = min(200, max(20, (n_pool if size is None else size)//4))
+    return (n_pool - n_va if size is None else min(size, n_pool - n_va)), n_va
+
 def lab_split(data:LabData, # the pool
               size,         # training images (`None`: all of the pool not used for validation)
               seed:int      # seed of the draw
              )->tuple:
     "Indices of the training and validation images for one cell: `size` training images and a disjoint validation set of size/4 (20..200)."
     y, rng = data.y.numpy(), np.random.default_rng(seed)
-    va = _stratified(y, min(200, max(20, (len(y) if size is None else size)//4)), rng)
+    va = _stratified(y, lab_split_sizes(len(y), size)[1], rng)
     n_tr = len(y) - len(va) if size is None else min(size, len(y) - len(va))
     return _stratified(y, n_tr, rng, exclude=va), va
 
@@ -464,12 +471,13 @@ def plot_strategy_map(summary:pd.DataFrame,             # from `lab_summary` (or
                       small_max:int=SMALL_DATASET_MAX,   # the review's size threshold
                       similar_min:float=SIMILAR_MIN,     # the review's similarity threshold
                       ax=None,
-                      pending=None):                     # cells not yet measured: dicts with data, similarity, size (grey crosses)
+                      pending=None):                     # cells not yet measured: dicts with data, similarity, size, optional label (grey crosses)
     """The review's size x similarity picture: its four categories (background, with its advice) and, per measured cell,
     the strategy with the best mean test AUC (colour): a filled dot when the cell gives advice (the best tied with at most one
-    other, listed A/B), a ring when more tie (no advice); grey crosses for cells `pending` (not yet measured)."""
+    other, listed A/B), a ring when more tie (no advice); grey crosses for cells `pending` (not yet measured, or only some seeds:
+    their `label` says which)."""
     if ax is None: _, ax = plt.subplots(figsize=(9, 5))
-    pend = pd.DataFrame(list(pending or []), columns=['data', 'similarity', 'size'])
+    pend = pd.DataFrame(list(pending or []), columns=['data', 'similarity', 'size', 'label'])
     cells = summary.drop_duplicates(['data', 'size'])
     cells = pd.concat([cells, pend.assign(pending=True)], ignore_index=True) if len(pend) else cells
     xs = {sz: (float(sz) if str(sz) != 'all' else np.nan) for sz in cells['size']}
@@ -491,8 +499,8 @@ def plot_strategy_map(summary:pd.DataFrame,             # from `lab_summary` (or
     for r in cells.itertuples():
         if getattr(r, 'pending', False) is True:
             ax.scatter(x_of(r.size), r.similarity, s=90, marker='x', color='#999', linewidth=2, zorder=3)
-            ax.annotate('not yet measured', (x_of(r.size), r.similarity), textcoords='offset points', fontsize=7, color='#777',
-                        zorder=4, **place(x_of(r.size), r.data))
+            ax.annotate(r.label if isinstance(r.label, str) else 'not yet measured', (x_of(r.size), r.similarity), textcoords='offset points', fontsize=7, color='#777',
+                        zorder=4, **(dict(xytext=(0, -11), ha='center', va='top') if isinstance(r.label, str) else place(x_of(r.size), r.data)))
             continue
         g = summary[(summary.data == r.data) & (summary['size'].astype(str) == str(r.size))].sort_values(
             'test_auc_mean' if 'test_auc_mean' in summary else 'strategy', ascending=False)
@@ -520,7 +528,8 @@ def plot_strategy_map(summary:pd.DataFrame,             # from `lab_summary` (or
     keys += [Line2D([], [], marker='o', ls='', color='grey', markersize=8, label='advice: best, or best/one tied (paired interval)'),
              Line2D([], [], marker='o', ls='', markerfacecolor='white', markeredgecolor='grey', markeredgewidth=2, markersize=8,
                     label='no advice: three or more tie (A≈B≈C)')]
-    if len(pend): keys.append(Line2D([], [], marker='x', ls='', color='#999', markersize=8, markeredgewidth=2, label='not yet measured'))
+    if len(pend): keys.append(Line2D([], [], marker='x', ls='', color='#999', markersize=8, markeredgewidth=2,
+                                     label='not yet measured' + (', or only some seeds' if pend.label.notna().any() else '')))
     ax.legend(handles=keys, fontsize=7, loc='upper center', bbox_to_anchor=(0.5, -0.13), ncol=4, frameon=False)
     ax.set_title("The review's rule (background) and what the lab measured (dots: best mean test AUC)", fontsize=10)
     return ax

@@ -574,9 +574,12 @@ def _map_caption(smap:dict)->str:
     line = (f"<p style='margin:2px 0'><small>Measured: {len(measured)} cells ({len({c['data'] for c in measured})} data sets), {how}, "
             f"{seed_text} per cell; {advice} of them give advice (the best strategy tied with at most one other, by paired intervals). "
             f"<code>{MAP_COMMAND}</code> measures it again.</small></p>")
-    pending = status.count('not yet measured')
-    if pending: line += (f"<p style='margin:2px 0'><small>{pending} planned cells are <b>not yet measured</b> (crosses on the map): "
-                         f"there the recommendation is the review's rule, and says so.</small></p>")
+    pending, partly = status.count('not yet measured'), status.count('partly measured')
+    if pending or partly:
+        what = ' and '.join(([f"{pending} planned cells are <b>not yet measured</b>"] if pending else []) +
+                            ([f"{partly} {'is' if partly == 1 else 'are'} <b>partly measured</b> (fewer paired seeds than the protocol's, so undecided)"] if partly else []))
+        line += (f"<p style='margin:2px 0'><small>{what} (crosses on the map): "
+                 f"there the recommendation is the review's rule, and says so.</small></p>")
     few = status.count('too few seeds')
     if not few: return line
     who = "Every cell says" if few == len(cells) else f"{few} of {len(cells)} cells say"
@@ -585,9 +588,11 @@ def _map_caption(smap:dict)->str:
 
 # %% ../nbs/10_widgets.ipynb #764fe14f
 def _map_pending(smap:dict)->list:
-    "The planned cells of `smap` not yet measured (data, similarity, size), for `plot_strategy_map`'s crosses."
-    return [dict(data=c['data'], similarity=c['similarity'], size=str(c['size'])) for c in smap.get('cells', [])
-            if c.get('status') == 'not yet measured' and c.get('similarity') is not None]
+    "The planned cells of `smap` not yet measured or only partly (data, similarity, size, and for the latter a label), for `plot_strategy_map`'s crosses."
+    need = smap.get('protocol', {}).get('seeds', '?')
+    return [dict(data=c['data'], similarity=c['similarity'], size=str(c['size']),
+                 **({'label': f"partly: {c.get('seeds', 0)} of {need} seeds"} if c['status'] == 'partly measured' else {}))
+            for c in smap.get('cells', []) if c.get('status') in ('not yet measured', 'partly measured') and c.get('similarity') is not None]
 
 # %% ../nbs/10_widgets.ipynb #4ce594e0
 def _map_rows(smap:dict)->pd.DataFrame:

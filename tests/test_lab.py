@@ -80,7 +80,8 @@ def test_lab_full_grid(cli, tmp_path):
 
 def test_map_tool_two_workers_tiny_grid(tmp_path):
     """tools/build_strategy_map.py on a tiny grid in two worker processes: the runs table, the JSON's decision of the
-    measured cell (checked against SciPy's paired t-test), the planned cells marked 'not yet measured', and a rerun that adds nothing."""
+    measured cell (checked against SciPy's paired t-test), the planned cells marked 'not yet measured', a rerun that adds nothing,
+    and a table with a run missing left 'partly measured' (no advice) rather than decided on fewer seeds."""
     import json, os, subprocess, sys
     from pathlib import Path
     from scipy.stats import ttest_rel
@@ -109,10 +110,21 @@ def test_map_tool_two_workers_tiny_grid(tmp_path):
     assert 'breastmnist 50' in m['remaining']['cells']
     again = subprocess.run(argv, capture_output=True, text=True, timeout=900, env=env)
     assert again.returncode == 0 and len(pd.read_csv(tmp_path/'runs.csv')) == 4                  # resumable: nothing repeated
+    # a grid stopped half-way (seed 1 of finetune_some missing): undecided, not a decision on the one complete seed
+    runs[~((runs.strategy == 'finetune_some') & (runs.seed == 1))].to_csv(tmp_path/'partial.csv', index=False)
+    import importlib.util   # the tool's summary in this process (no second torch start-up)
+    spec = importlib.util.spec_from_file_location('bsm', root/'tools'/'build_strategy_map.py')
+    bsm = importlib.util.module_from_spec(spec); spec.loader.exec_module(bsm)
+    pm = bsm.summary(tmp_path/'partial.csv', tmp_path/'partial.json', seeds=2)
+    assert pm == json.loads((tmp_path/'partial.json').read_text())
+    cell = next(c for c in pm['cells'] if c['data'] == 'pneumoniamnist' and c['size'] == '20')
+    assert (cell['status'], cell['seeds'], cell['gives_advice'], cell['best']) == ('partly measured', 1, False, None)
+    assert cell['advice'].startswith('not decided yet: 1 of 2 paired seeds') and not any(str(s['size']) == '20' for s in pm['summary'])
+    assert pm['remaining']['runs_left']['pneumoniamnist 20'] == 5*2 - 3 and 'pneumoniamnist 20' in pm['remaining']['cells']
     # the self-check: seed 1's runs, as if re-run, against each strategy's shipped interval (t-interval of the mean, by scipy)
     from scipy.stats import t as student_t
     runs[runs.seed == 1].to_csv(tmp_path/'check.csv', index=False)
-    r = subprocess.run(argv[:2] + ['--summary', '--check', str(tmp_path/'check.csv'), '--runs', str(tmp_path/'runs.csv'),
+    r = subprocess.run(argv[:2] + ['--summary', '--seeds', '2', '--check', str(tmp_path/'check.csv'), '--runs', str(tmp_path/'runs.csv'),
                                    '--json', str(tmp_path/'map.json')], capture_output=True, text=True, timeout=300, env=env)
     assert r.returncode == 0 and 'self-check pneumoniamnist 20 seeds [1]' in r.stdout, r.stderr[-2000:]
     sc = json.loads((tmp_path/'map.json').read_text())['self_check']['cells'][0]

@@ -150,38 +150,60 @@ def self_check(check_runs, cells):
     return out
 
 
-def summary(runs=RUNS, out=SHIPPED, old_protocol=None, check=None):
-    "Decide every planned cell from the runs (`paired_decision`) and write the JSON the selector reads; returns it."
-    from medcnn_tl.lab import paired_decision, lab_summary
+def summary(runs=RUNS, out=SHIPPED, old_protocol=None, check=None, seeds=SEEDS):
+    """Decide every planned cell from the runs (`paired_decision`) and write the JSON the selector reads; returns it.
+    A cell is decided only when every strategy has run on each of `seeds` paired seeds: a grid stopped half-way leaves its
+    cell 'partly measured' (no advice, not in `summary`, its missing runs in `remaining`) instead of a decision on fewer seeds."""
+    from medcnn_tl.lab import paired_decision, lab_summary, lab_split_sizes
     df = pd.read_csv(runs) if Path(runs).exists() else pd.DataFrame(columns=['data', 'size', 'strategy', 'seed', 'test_auc'])
     planned = [(n, 'all' if s is None else str(s)) for n, v in DATA_SETS.items() for s in v['sizes']]
     dec = paired_decision(df, cells=planned)
     sims = df.groupby('data').similarity.first().to_dict() if len(df) else {}
+    in_cell = lambda c: (df.data == c['data']) & (df['size'].astype(str) == str(c['size'])) if len(df) else []
     cells = []
     for r in dec.to_dict('records'):
-        g = df[(df.data == r['data']) & (df['size'].astype(str) == r['size'])] if len(df) else df
+        g = df[in_cell(r)] if len(df) else df
         if r['similarity'] != r['similarity']: r['similarity'] = sims.get(r['data'])
         r['n_train'] = int(r['n_train']) if r['n_train'] is not None and r['n_train'] == r['n_train'] else None
         if len(g):
             r.update(n_test=int(g.n_test.median()), image_size=int(g.image_size.iloc[0]),
                      epochs={s: [int(e.min()), round(float(e.mean()), 1), int(e.max())] for s, e in g.groupby('strategy').epochs},
                      seconds=round(float(g.seconds.sum() + g.get('setup_seconds', 0).sum()), 1))
+            if r['seeds'] < seeds:   # an interrupted grid: no decision on fewer seeds than the protocol's
+                r.update(status='partly measured', best=None, tied_with=[], excluded=[], intervals={}, gives_advice=False,
+                         advice=f"not decided yet: {r['seeds']} of {seeds} paired seeds complete ({len(g)} of "
+                                f"{seeds*len(STRATEGY_NAMES)} runs)")
         cells.append(r)
-    todo = [c for c in cells if c['status'] != 'measured' or c['seeds'] < SEEDS]
-    pool = {n: v['pool'] for n, v in DATA_SETS.items()}
-    # seconds per training image and epoch, and epochs per run, from the runs measured so far (else rough defaults)
-    rate = float((df.seconds/(df.n_train*df.epochs)).median()) if len(df) else CPU_SECONDS_PER_IMAGE_EPOCH
-    epochs = float(df.epochs.mean()) if len(df) else 15.0
-    est = 0.0
-    for c in todo:
-        n = c['n_train'] if c.get('n_train') == c.get('n_train') and c.get('n_train') else round(pool[c['data']]*0.75)   # 'all': a quarter validates
-        est += (SEEDS - int(c.get('seeds') or 0))*len(STRATEGY_NAMES)*n*epochs*rate
+    todo = [c for c in cells if c['status'] != 'measured']
+    partial = {(c['data'], str(c['size'])) for c in cells if c['status'] == 'partly measured'}
+    decided = df[[(d, str(z)) not in partial for d, z in zip(df.data, df['size'])]] if len(df) else df
+
+    def predicted(c, strategy):
+        "Seconds of a run of `strategy` in cell `c` from the other cells: its median seconds per image and epoch x its mean epochs on the largest."
+        n = c['n_train'] or lab_split_sizes(DATA_SETS[c['data']]['pool'], None if c['size'] == 'all' else int(c['size']))[0]
+        if not len(df): return n*15*CPU_SECONDS_PER_IMAGE_EPOCH
+        s = df[(df.strategy == strategy) & ~in_cell(c)]
+        s = (s if len(s) else df)[lambda t: t.n_train >= t.n_train.max()/2]
+        return n*float((s.seconds/(s.n_train*s.epochs)).median())*float(s.epochs.mean())
+    def run_seconds(c, strategy):
+        """Seconds one missing run of `strategy` in cell `c` may take: the mean of that strategy's runs in the cell when it has
+        some; else `predicted`, scaled by how much slower or faster than predicted the cell's own runs were (a larger pool or
+        another machine changes the cost per image)."""
+        if not len(df): return predicted(c, strategy)
+        own = df[in_cell(c)]
+        if (own.strategy == strategy).any(): return float(own[own.strategy == strategy].seconds.mean())
+        ratio = [float(g.seconds.mean())/predicted(c, st) for st, g in own.groupby('strategy')]
+        return predicted(c, strategy)*(float(np.mean(ratio)) if ratio else 1.0)
+    missing = {f"{c['data']} {c['size']}": [(st, k) for st in STRATEGY_NAMES for k in range(seeds)
+                                             if not (len(df) and ((df[in_cell(c)].strategy == st) & (df[in_cell(c)].seed == k)).any())]
+               for c in todo}
+    est = sum(run_seconds(c, st) for c in todo for st, _ in missing[f"{c['data']} {c['size']}"])
     res = dict(
         command=COMMAND, table='medcnn_tl/strategy_map_runs.csv', rows=len(df),
         devices=sorted(df.device.dropna().unique().tolist()) if len(df) else [],
         cpu_seconds_of_runs=round(float(df.seconds.sum() + df.get('setup_seconds', pd.Series(0.0)).sum()), 1) if len(df) else 0.0,
         protocol=dict(engine='medcnn_tl.learner.medical_learner (the recipe of `medcnn-tl train`; via medcnn_tl.lab.lab_run)',
-                      image_size=IMAGE_SIZE, arch=ARCH, batch_size=BS, max_epochs=MAX_EPOCHS, patience=PATIENCE, seeds=SEEDS,
+                      image_size=IMAGE_SIZE, arch=ARCH, batch_size=BS, max_epochs=MAX_EPOCHS, patience=PATIENCE, seeds=seeds,
                       paired=True,
                       pairing='each seed draws one training subset and one validation set (lab_split) that every strategy uses; '
                               'every run of a data set is scored on the same test images, disjoint from every draw',
@@ -199,12 +221,14 @@ def summary(runs=RUNS, out=SHIPPED, old_protocol=None, check=None):
                        'source pictures is available offline on the measuring machine (scikit-image has a handful of photos; '
                        'CIFAR and ImageNet samples are downloads), so the similar half of the axis (0.5 and above) is not measured',
         cells=[_json_safe(c) for c in cells],
-        summary=[_json_safe(r) for r in lab_summary(df).round(4).to_dict('records')] if len(df) else [],
+        summary=[_json_safe(r) for r in lab_summary(decided).round(4).to_dict('records')] if len(decided) else [],
         remaining=dict(cells=[f"{c['data']} {c['size']}" for c in todo],
+                       runs_left={k: len(v) for k, v in missing.items()},
                        hours_on_2_cpu_cores=round(est/3600/2, 1), hours_on_one_gpu=round(est/3600/GPU_SPEEDUP, 2),
-                       note=f'rough: {rate*1000:.1f} ms per training image and epoch and {epochs:.0f} epochs a run (the medians and mean '
-                            f'of the runs measured here, one thread each, on a shared 2-core machine), runs on the two cores in '
-                            f'parallel; a GPU runs such small networks about {GPU_SPEEDUP}x faster (an estimate, not measured here)'))
+                       note='rough: each missing run costs what its strategy cost in the cell\'s runs so far, else its median '
+                            'seconds per training image and epoch times its mean epochs on the largest cells measured here, scaled '
+                            'by how far the cell\'s own runs were from that (one thread per run, on a shared 2-core machine), two runs at a '
+                            f'time; a GPU runs such small networks about {GPU_SPEEDUP}x faster (an estimate, not measured here)'))
     if old_protocol is None and out.exists():
         prev = json.loads(out.read_text())
         old_protocol = prev.get('old_protocol') or ({k: prev[k] for k in ('command', 'protocol', 'data_sets', 'cells') if k in prev}
@@ -224,7 +248,7 @@ def main(argv=None):
     ap.add_argument('--summary', action='store_true', help='only rewrite the JSON from the table')
     ap.add_argument('--data', nargs='+', default=list(DATA_SETS), choices=list(DATA_SETS))
     ap.add_argument('--sizes', nargs='+', default=None, help="training-set sizes (e.g. 50 200 all; default: each data set's planned sizes)")
-    ap.add_argument('--seeds', type=int, default=SEEDS)
+    ap.add_argument('--seeds', type=int, default=SEEDS, help='paired seeds per cell (default: %(default)s); a cell is decided only when every strategy has run on all of them')
     ap.add_argument('--workers', type=int, default=1, help='processes on this machine (one torch thread each)')
     ap.add_argument('--threads', type=int, default=1, help='torch threads of this process when --workers 1')
     ap.add_argument('--device', default=None, help="'cpu', 'cuda', ... (default: the GPU when there is one)")
@@ -239,7 +263,7 @@ def main(argv=None):
         torch.set_num_threads(a.threads)
         sizes = None if a.sizes is None else [None if s == 'all' else int(s) for s in a.sizes]
         measure(a.data, sizes, a.seeds, a.workers, a.device, a.runs, a.max_epochs, a.strategies, a.first_seed)
-    res = summary(a.runs, Path(a.json), check=a.check)
+    res = summary(a.runs, Path(a.json), check=a.check, seeds=a.seeds)
     for c in (res.get('self_check') or {}).get('cells', []):
         print(f"self-check {c['data']} {c['size']} seeds {c['seeds']}: {c['inside']} means inside the shipped intervals; "
               f"re-run best {c['rerun_best']} ({'agrees' if c['best_agrees'] else 'disagrees'} with: {c['shipped_advice']})")
