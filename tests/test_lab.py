@@ -115,8 +115,8 @@ def test_map_tool_two_workers_tiny_grid(tmp_path):
     import importlib.util   # the tool's summary in this process (no second torch start-up)
     spec = importlib.util.spec_from_file_location('bsm', root/'tools'/'build_strategy_map.py')
     bsm = importlib.util.module_from_spec(spec); spec.loader.exec_module(bsm)
-    pm = bsm.summary(tmp_path/'partial.csv', tmp_path/'partial.json', seeds=2)
-    assert pm == json.loads((tmp_path/'partial.json').read_text())
+    bsm.summary(tmp_path/'partial.csv', tmp_path/'partial.json', seeds=2)
+    pm = json.loads((tmp_path/'partial.json').read_text())                                      # the file the selector reads
     cell = next(c for c in pm['cells'] if c['data'] == 'pneumoniamnist' and c['size'] == '20')
     assert (cell['status'], cell['seeds'], cell['gives_advice'], cell['best']) == ('partly measured', 1, False, None)
     assert cell['advice'].startswith('not decided yet: 1 of 2 paired seeds') and not any(str(s['size']) == '20' for s in pm['summary'])
