@@ -14,8 +14,8 @@ from .core import BadArgumentError, pkg_dir
 
 # %% auto #0
 __all__ = ['STRATEGIES', 'SMALL_DATASET_MAX', 'SIMILAR_MIN', 'STRATEGY_MAP_FILE', 'MEASURED_CELLS', 'PRETRAIN_MAP_FILE',
-           'Strategy', 'get_strategy', 'Recommendation', 'load_strategy_map', 'as_decision', 'nearest_cell',
-           'cell_evidence', 'recommend', 'load_pretrain_map', 'PretrainAdvice', 'pretrain_advice']
+           'Strategy', 'get_strategy', 'Recommendation', 'load_strategy_map', 'as_decision', 'pending_cells',
+           'nearest_cell', 'cell_evidence', 'recommend', 'load_pretrain_map', 'PretrainAdvice', 'pretrain_advice']
 
 # %% ../nbs/05a_selector.ipynb #bc6adee5
 @dataclass
@@ -98,6 +98,17 @@ def as_decision(cell:dict)->dict:
     return dict(cell, status='measured' if ok else 'too few seeds', best=best if ok else None, tied_with=tied[1:],
                 gives_advice=ok and len(tied) <= 2, intervals={}, means={},
                 advice=(f"use {' or '.join(tied or [best])}" if ok and len(tied) <= 2 else f"no advice: {len(tied)} strategies tie"))
+
+# %% ../nbs/05a_selector.ipynb #a7c1e0d1
+def pending_cells(smap:dict # a strategy map, as `load_strategy_map` returns it
+                 )->list:
+    """The planned cells of `smap` that do not decide anything yet, as `lab.plot_strategy_map(pending=...)` draws them
+    (crosses): `data`, `similarity`, `size`, and for a cell *partly measured* (fewer complete paired seeds than the
+    protocol's) a `label` saying how many it has. Cells without a measured similarity cannot be placed and are left out."""
+    need = smap.get('protocol', {}).get('seeds', '?')
+    return [dict(data=c['data'], similarity=c['similarity'], size=str(c['size']),
+                 **({'label': f"partly: {c.get('seeds', 0)} of {need} seeds"} if c['status'] == 'partly measured' else {}))
+            for c in smap.get('cells', []) if c.get('status') in ('not yet measured', 'partly measured') and c.get('similarity') is not None]
 
 # %% ../nbs/05a_selector.ipynb #f37e847b
 # The evidence `recommend` stands on: every cell of the shipped map measured with at least three paired seeds per strategy.

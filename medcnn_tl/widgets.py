@@ -586,14 +586,6 @@ def _map_caption(smap:dict)->str:
     return line + (f"<p style='margin:2px 0'><b>{who} 'too few seeds'</b>: with fewer than three seeds there is no interval to "
                    f"compare, so no winner is named there yet, and the recommendation falls back on the review's rule.</p>")
 
-# %% ../nbs/10_widgets.ipynb #764fe14f
-def _map_pending(smap:dict)->list:
-    "The planned cells of `smap` not yet measured or only partly (data, similarity, size, and for the latter a label), for `plot_strategy_map`'s crosses."
-    need = smap.get('protocol', {}).get('seeds', '?')
-    return [dict(data=c['data'], similarity=c['similarity'], size=str(c['size']),
-                 **({'label': f"partly: {c.get('seeds', 0)} of {need} seeds"} if c['status'] == 'partly measured' else {}))
-            for c in smap.get('cells', []) if c.get('status') in ('not yet measured', 'partly measured') and c.get('similarity') is not None]
-
 # %% ../nbs/10_widgets.ipynb #4ce594e0
 def _map_rows(smap:dict)->pd.DataFrame:
     "The shipped map's `summary` (one row per data set × size × strategy) with each cell's number of training images `n_train`."
@@ -693,7 +685,7 @@ def strategy_selector(dls=None,                      # DataLoaders to measure (d
     "The shipped map, size and similarity sliders with the recommendation, 'measure the sample data', and a live run of any strategy."
     import html
     from medcnn_tl.core import samples_path
-    from medcnn_tl.selector import STRATEGIES, recommend, load_strategy_map
+    from medcnn_tl.selector import STRATEGIES, recommend, load_strategy_map, pending_cells
     from medcnn_tl.lab import DEMO_SAMPLES, DEMO_SIZE, lab_data, lab_split, lab_run, plot_strategy_map
     from medcnn_tl.transfer import domain_similarity, estimate_transferability, plot_strategies
     smap = load_strategy_map() if strategy_map is None else strategy_map
@@ -704,7 +696,7 @@ def strategy_selector(dls=None,                      # DataLoaders to measure (d
     rows, wide = _map_rows(smap), dict(description_width='initial')
     # the measured map
     caption = widgets.HTML(_map_caption(smap))
-    png = _svg(plot_strategy_map(rows, pending=_map_pending(smap)).figure, 10) if len(rows) and show_map else b''
+    png = _svg(plot_strategy_map(rows, pending=pending_cells(smap)).figure, 10) if len(rows) and show_map else b''
     map_image = widgets.Image(value=png, format='svg+xml', layout=widgets.Layout(width='100%', max_width='900px', **FIGURE_LAYOUT))
     map_image.add_class('medcnn-map')
     # the sliders and the answer
