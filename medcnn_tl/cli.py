@@ -121,7 +121,7 @@ def _cmd_train(args):
                   data=args.data, gpus=args.gpus)
     else:
         from medcnn_tl.train import train_source
-        call_with(train_source, args, 'arch', 'strategy', 'size', 'epochs', 'out', 'seed', 'device', 'minutes', 'folds', 'weights', data=args.data,
+        call_with(train_source, args, 'arch', 'strategy', 'size', 'epochs', 'out', 'seed', 'device', 'minutes', 'folds', 'repeats', 'weights', data=args.data,
                   **({'tta': False} if args.no_tta else {}), **({'compile': True} if args.compile else {}))
 
 # %% ../nbs/11_cli.ipynb #5f6b6a40
@@ -196,11 +196,13 @@ def build_parser()->argparse.ArgumentParser:
                         "the selector's choice, as 'medcnn-tl recommend DATA' gives it, is printed when it differs and "
                         "recorded in config.json as recommendation), " + strategy_help)
     t.add_argument('--size', type=positive_int, default=None, help='image size in pixels (default: 64, whatever the data)')
-    t.add_argument('--epochs', type=positive_int, default=None, help='epochs per member (default: enough to see 16,000 images, between 4 and 30)')
-    t.add_argument('--minutes', type=float, default=None, help='time budget for training in minutes (default: 13; members that do not fit are left out)')
+    t.add_argument('--epochs', type=positive_int, default=None, help='epochs per member (default: enough to see 48,000 images, 4 to 30, fewer when the ensemble would not fit in --minutes)')
+    t.add_argument('--minutes', type=float, default=None, help='time budget for training in minutes (default: 13); with the default epochs, every member trains fewer epochs if all would not fit in it (timed at the start), with --epochs members that do not fit are left out')
     t.add_argument('--gpus', type=positive_int, default=None, help='train on this many GPUs of this machine (default: one device)')
     t.add_argument('--folds', type=positive_int, default=None,
                    help='members of the cross-fitted ensemble, each holding out one fold (default: 5); 1 = one network on the given split')
+    t.add_argument('--repeats', type=positive_int, default=None,
+                   help='cross-fit this many times, each with its own cut of the folds: folds x repeats members (default: as many members as the time budget has room for after the epochs, up to 3 cross-fits)')
     t.add_argument('--no-tta', action='store_true', help='predict without averaging each image with its mirror image')
     t.add_argument('--compile', action='store_true',
                    help='CUDA only: torch.compile each member (not measured yet, so off by default; on CUDA the batch size, '

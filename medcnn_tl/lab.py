@@ -18,7 +18,7 @@ from .learner import medical_learner, dataset_labels
 from .interpret import choose_threshold, medical_metrics, evaluate, record_run, auc_standard_error, METRIC_COLUMNS
 
 # %% auto #0
-__all__ = ['LAB_SIZES', 'REVIEW_CATEGORIES', 'STRATEGY_COLOURS', 'STRATEGY_CODES', 'AUGMENTATIONS', 'BASELINE',
+__all__ = ['LAB_SIZES', 'LAB_STEPS', 'REVIEW_CATEGORIES', 'STRATEGY_COLOURS', 'STRATEGY_CODES', 'AUGMENTATIONS', 'BASELINE',
            'GENERALIZATION_SETTINGS', 'IMBALANCE_METHODS', 'DEMO_SAMPLES', 'DEMO_SIZE', 'DEMO_EPOCHS', 'DEMO_ABOUT',
            'mean_interval', 'summarize', 'LabData', 'lab_data', 'lab_split_sizes', 'lab_split', 'check_lab_pool',
            'lab_loaders', 'ValidAucStop', 'frozen_features', 'TrainedPart', 'lab_run', 'weights_label', 'run_lab',
@@ -281,7 +281,7 @@ def lab_run(data:LabData,         # from `lab_data`
             strategy:str,         # 'scratch' or one of the four strategies
             size,                 # training images (`None`: all)
             seed:int,             # seed of the draw and the training
-            max_epochs:int=None,  # epoch cap (default: as `train_source`, `TRAIN_STEPS` images seen, 4 to 30 epochs)
+            max_epochs:int=None,  # epoch cap (default: `LAB_STEPS` images seen, 4 to 30 epochs)
             bs:int=16,            # batch size
             lr:float=None,        # base learning rate (default: the strategy's)
             arch:str='efficientnet_lite0',
@@ -311,7 +311,7 @@ def lab_run(data:LabData,         # from `lab_data`
                 dls, test_dl = lab_loaders(data, tr, va, bs=min(bs, len(tr)), seed=seed, device=dev, x=f_all, x_test=f_te)
                 for i, dl in enumerate(dls.loaders): dl.rng = random.Random(seed + i)   # as `medical_learner` seeds its own
                 learn.dls, learn.model = dls, TrainedPart(model, k)
-    epochs = max_epochs or (math.ceil(steps/len(dls.train)) if steps else int(np.clip(math.ceil(TRAIN_STEPS/len(tr)), 4, 30)))
+    epochs = max_epochs or (math.ceil(steps/len(dls.train)) if steps else int(np.clip(math.ceil(LAB_STEPS/len(tr)), 4, 30)))
     stop = ValidAucStop(patience)
     learn.add_cbs([stop] + ([_OnStep(on_step, epochs*len(dls.train))] if on_step else []))
     setup = time.perf_counter() - t0; t0 = time.perf_counter()
@@ -331,6 +331,7 @@ def lab_run(data:LabData,         # from `lab_data`
 from .scale import parallel_map
 
 LAB_SIZES = (50, 200, 1000, None)   # training-set sizes of the lab (`None`: all images)
+LAB_STEPS = 16000                   # default epoch cap of a lab run: this many images seen, 4 to 30 epochs (early stopping usually ends sooner)
 
 def weights_label(weights=None)->str:
     "How a lab table names the start of its pretrained strategies: 'imagenet', or a weights file's name and the start of its SHA-256."

@@ -27,16 +27,20 @@ with quiet_notices():
     from fastai.losses import CrossEntropyLossFlat
 
 # %% auto #0
-__all__ = ['TRAIN_SIZE', 'TRAIN_FOLDS', 'TRAIN_MINUTES', 'MIN_PER_CLASS', 'TRAIN_STEPS', 'THRESHOLD_HOW', 'LAB_MODEL', 'fold_ids',
-           'check_enough_data', 'Deadline', 'selector_similarity', 'keep_on_device', 'jsonable', 'train_source',
-           'LabModel', 'load_lab_model']
+__all__ = ['TRAIN_SIZE', 'TRAIN_FOLDS', 'TRAIN_MINUTES', 'MIN_PER_CLASS', 'TRAIN_STEPS', 'TRAIN_REPEATS', 'BUDGET_MARGIN',
+           'FORWARD_SHARE', 'THRESHOLD_HOW', 'LAB_MODEL', 'fold_ids', 'check_enough_data', 'Deadline',
+           'seconds_per_image', 'member_seconds', 'budget_epochs', 'budget_members', 'selector_similarity',
+           'keep_on_device', 'jsonable', 'train_source', 'LabModel', 'load_lab_model']
 
 # %% ../nbs/08a_train.ipynb #d3bdf700
 TRAIN_SIZE = 64      # default image size of `train_source` (small images are enlarged: pretrained filters expect detail)
 TRAIN_FOLDS = 5      # members of the cross-fitted ensemble (each holds out one fold)
 TRAIN_MINUTES = 13.0 # default time budget of the training part (loading, evaluation and plots come on top)
 MIN_PER_CLASS = 2    # images of each class that every member's training set and the validation (held-out) set need at least
-TRAIN_STEPS = 16000  # images seen per member: epochs = TRAIN_STEPS / training images, between 4 and 30
+TRAIN_STEPS = 48000  # images seen per member: epochs = TRAIN_STEPS / training images, 4 to 30 (12 at 4,000), fewer if the budget is short
+TRAIN_REPEATS = 3    # cross-fits at most when the budget has room for more members after the data's epochs
+BUDGET_MARGIN = 1.15 # planned training time x this must fit the budget (a member cut short by the deadline ends mid-schedule)
+FORWARD_SHARE = 1/3  # an image's evaluation (forward only) costs about this share of its training step (forward + backward + update)
 THRESHOLD_HOW = ("sensitivity = specificity on the out-of-fold predictions (choose_threshold rule='balanced'): the best "
                  "worst-case accuracy over prevalences, and no class sacrificed; accuracy at argmax is recorded beside it")
 
@@ -85,6 +89,58 @@ class Deadline(Callback):
     def after_batch(self):
         if self.training and time.perf_counter() > self.deadline: self.hit = True; raise CancelFitException()
 
+# %% ../nbs/08a_train.ipynb #c1a7e3b4
+class _Stopwatch(Callback):
+    "Time training batches; cancel the fit after `n` + 1 of them (the first is a warm-up)."
+    order = 96
+    def __init__(self, n:int, cuda:bool=False): self.n, self.cuda, self.ts, self.seen = n, cuda, [], []
+    def after_batch(self):
+        if not self.training: return
+        if self.cuda: torch.cuda.synchronize()
+        self.ts.append(time.perf_counter()); self.seen.append(len(self.yb[0]))
+        if len(self.ts) > self.n: raise CancelFitException()
+
+def seconds_per_image(learn,           # a fastai `Learner` about to be trained (e.g. from `medical_learner`)
+                      batches:int=4    # training batches timed after one warm-up batch
+                     )->float:
+    "Seconds per image of `learn`'s training steps as its fit runs them (augmentation, forward, backward, update, callbacks); `None` when an epoch has too few batches. The model, its optimiser and batch-norm statistics are restored."
+    state = {k: v.detach().clone() for k, v in learn.model.state_dict().items()}
+    sw = _Stopwatch(batches, cuda=next(learn.model.parameters()).device.type == 'cuda')
+    try:
+        with learn.no_bar(), learn.no_logging(): learn.fit(1, getattr(learn, 'base_lr', 1e-3), cbs=sw)
+    finally:
+        learn.model.load_state_dict(state); learn.opt = None   # the real fit starts from the same weights, with a fresh optimiser
+    if len(sw.ts) < 2: return None
+    return (sw.ts[-1] - sw.ts[0])/sum(sw.seen[1:])
+
+def member_seconds(epochs:int, n_train:int, n_held:int, n_test:int, seconds_per_image:float, tta:bool=True)->float:
+    "Seconds one member takes: `epochs` of training on `n_train` images with validation on `n_held`, then its predictions."
+    per_epoch = (n_train + FORWARD_SHARE*n_held)*seconds_per_image
+    return epochs*per_epoch + (2 if tta else 1)*FORWARD_SHARE*(n_held + n_test)*seconds_per_image
+
+def budget_epochs(epochs:int,             # epochs wanted per member
+                  members:int,            # members still to train
+                  n_train:int,            # training images per member
+                  n_held:int,             # images each member validates on (every epoch) and predicts
+                  n_test:int,             # test images each member predicts
+                  seconds_per_image:float,# from `seconds_per_image`
+                  seconds:float,          # time left for training
+                  tta:bool=True,          # predictions average two views
+                  margin:float=BUDGET_MARGIN
+                 )->int:
+    "The epochs per member (at most `epochs`, at least 1) for which `members` members fit in `seconds` with `margin` to spare."
+    one = member_seconds(1, n_train, n_held, n_test, seconds_per_image, tta) - member_seconds(0, n_train, n_held, n_test, seconds_per_image, tta)
+    fit = math.floor((seconds/margin/members - member_seconds(0, n_train, n_held, n_test, seconds_per_image, tta))/one)
+    return int(max(1, min(epochs, fit)))
+
+def budget_members(folds:int,            # members of one cross-fit (at least this many are planned)
+                   most:int,             # members at most (`folds` x the most repeats)
+                   seconds_each:float,   # seconds per member (`member_seconds`)
+                   seconds:float,        # time left for training
+                   margin:float=BUDGET_MARGIN)->int:
+    "How many members fit in `seconds` with `margin` to spare: at least `folds`, at most `most`."
+    return int(min(most, max(folds, math.floor(seconds/margin/seconds_each))))
+
 # %% ../nbs/08a_train.ipynb #c0d93f4e
 def selector_similarity(data,          # what `train_source` was given
                         base,          # the `DataLoaders` `get_dls` made of it
@@ -124,6 +180,7 @@ def train_source(data,                 # a folder, CSV, MedMNIST .npz or DICOM f
                  device=None,          # 'cpu', 'cuda', 'mps' (default: `pick_device()`)
                  minutes:float=TRAIN_MINUTES, # time budget for training (None: no limit); fewer members when it runs out
                  folds:int=TRAIN_FOLDS,# members of the cross-fitted ensemble; 1 = one network on the given split
+                 repeats:int=None,     # cross-fits, each with its own cut of the folds; None: the members the budget fits (up to `TRAIN_REPEATS` cross-fits), else 1
                  tta:bool=True,        # average each prediction with the mirror image's
                  compile:bool=False,   # CUDA only: `torch.compile` each member (not measured, so off by default)
                  weights=None          # start the backbone from this weights file (e.g. from `medcnn-tl pretrain`; default: ImageNet)
@@ -135,6 +192,7 @@ def train_source(data,                 # a folder, CSV, MedMNIST .npz or DICOM f
     if strategy not in (None, 'auto'): get_strategy(strategy)
     if epochs is not None: check_positive_int(epochs, 'epochs')
     check_positive_int(folds, 'folds')
+    if repeats is not None: check_positive_int(repeats, 'repeats')
     if minutes is not None and not minutes > 0:
         raise BadArgumentError(f"minutes must be positive, got {minutes!r}", thing="minutes", fix="use e.g. --minutes 12")
     deadline = t0 + 60*minutes if minutes is not None else float('inf')
@@ -152,6 +210,11 @@ def train_source(data,                 # a folder, CSV, MedMNIST .npz or DICOM f
     if recipe['data_on_device'] and test_dl is not None: keep_on_device(test_dl, dev)
     if folds > 1: fold_of, k = fold_ids(df, pool, folds, seed)
     else: fold_of, k = np.where(df['split'].values[pool] == 'valid', 0, 1), 1
+    fit_budget = epochs is None and minutes is not None   # the data's epochs, lowered if one cross-fit would not fit; more members if room is left
+    if k == 1: repeats = 1   # one given split: nothing to re-cut
+    auto_members = repeats is None and fit_budget
+    n_cuts = TRAIN_REPEATS if auto_members else (repeats or 1)
+    cuts = [fold_of] + [fold_ids(df, pool, folds, seed + 1000*r)[0] for r in range(1, n_cuts)]   # repeat r's folds
     check_enough_data(df, pool, fold_of, k, str(data) if not isinstance(data, pd.DataFrame) else 'the table')   # before any training
     for w in said: warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if weights is not None and str(weights) not in ('imagenet', 'none'): create_body(arch, weights)   # a bad weights file: one clear error, before any training
@@ -171,42 +234,61 @@ def train_source(data,                 # a folder, CSV, MedMNIST .npz or DICOM f
                   f"(--strategy {rec.strategy} follows the selector)")
     else: source = 'given'
     n_member = int(round(n_pool*(k-1)/k)) if k > 1 else int((df['split'] == 'train').sum())
-    epochs = epochs or int(np.clip(math.ceil(TRAIN_STEPS/max(n_member, 1)), 4, 30))
+    epochs = epochs_wanted = epochs or int(np.clip(math.ceil(TRAIN_STEPS/max(n_member, 1)), 4, 30))
+    spi = None
     if verbose:
-        print(f"Training {arch} ({strategy}) at {size} px: {n_pool} train+valid images in {k} folds -> up to {k} members "
-              f"of {epochs} epochs, batch size {bs}, seed {seed}"
+        print(f"Training {arch} ({strategy}) at {size} px: {n_pool} train+valid images in {k} folds" + (f" x {repeats} repeats" if (repeats or 1) > 1 else '') + (f" -> up to {k*repeats} members " if repeats else ' -> members ')
+              + f"of {epochs} epochs, batch size {bs}, seed {seed}"
               + (f" ({recipe['precision']}, channels-last, images on the GPU, learning rate x{recipe['lr_scale']:.2f})" if dev.type == 'cuda' else '')
               + (f"; budget {minutes:g} min" if minutes is not None else '') + (f"; {len(test_dl.dataset)} test images kept apart"
               if test_dl is not None else ''))
     pool_ix = np.flatnonzero(pool)
     lr = get_strategy(strategy).lr*recipe['lr_scale'] if recipe['lr_scale'] != 1 else None   # None: the strategy's own rate
-    oof = np.full((len(df), base.c), np.nan); ptest, hist, states, member_s, stopped = None, [], [], [], False
-    for m in range(k):
+    n_plan = k*(repeats or 1)   # auto_members: one cross-fit until the first member's steps are timed
+    oof_sum, oof_n = np.zeros((n_cuts, len(df), base.c)), np.zeros((n_cuts, len(df)))
+    ptest, hist, states, member_s, stopped = None, [], [], [], False
+    j = -1
+    while j + 1 < n_plan:   # n_plan may grow once the first member's steps are timed
+        j += 1
+        r, m = divmod(j, k)   # repeat r, fold m; member j has seed `seed + j`
         spent = time.perf_counter() - t0
-        if m and minutes is not None and spent + 1.1*np.mean(member_s) > 60*minutes:
+        if j and minutes is not None and spent + 1.1*np.mean(member_s) > 60*minutes:
             stopped = True; break
         tm = time.perf_counter()
         split = df['split'].values.copy()
-        split[pool_ix] = np.where(fold_of == (m if k > 1 else 0), 'valid', 'train')
-        dls = base.resplit(split, seed=seed + m, bs=bs)
+        split[pool_ix] = np.where(cuts[r] == (m if k > 1 else 0), 'valid', 'train')
+        dls = base.resplit(split, seed=seed + j, bs=bs)
         if recipe['data_on_device']: keep_on_device(dls, dev)   # the images cross to the GPU once per member, not once per batch
-        learn = medical_learner(dls, arch, strategy, seed=seed + m, device=device, precision=recipe['precision'],
+        learn = medical_learner(dls, arch, strategy, seed=seed + j, device=device, precision=recipe['precision'],
                                 channels_last=recipe['channels_last'], lr=lr, weights=weights)
         if recipe['compile']: learn.model.compile()
+        if j == 0 and fit_budget:
+            spi = seconds_per_image(learn)
+            if spi is not None:
+                sizes = len(dls.train_ds), len(dls.valid_ds), 0 if test_dl is None else len(test_dl.dataset)
+                epochs = budget_epochs(epochs_wanted, n_plan, *sizes, spi, deadline - time.perf_counter(), tta=tta)
+                if verbose and epochs < epochs_wanted:
+                    print(f"At {1000*spi:.1f} ms per training image, {n_plan} members of {epochs_wanted} epochs would not fit in "
+                          f"{minutes:g} min: every member trains {epochs} epochs")
+                if auto_members:
+                    n_plan = budget_members(k, k*n_cuts, member_seconds(epochs, *sizes, spi, tta), deadline - time.perf_counter())
+                    if verbose and n_plan > k: print(f"The budget has room for {n_plan} members: {k} folds, cut again for the members after the {k}th")
         guard = Deadline(deadline); learn.add_cb(guard)
-        if verbose: print(f"member {m+1}/{k}: {len(dls.train_ds)} training images, holding out {len(dls.valid_ds)}")
+        if verbose: print(f"member {j+1}/{n_plan}: {len(dls.train_ds)} training images, holding out {len(dls.valid_ds)}")
         learn.fit_strategy(epochs, progress=verbose)
         learn.remove_cb(guard)
         pv, _ = predict_plain(learn.model, dls.valid, tta=tta)
-        oof[np.flatnonzero(split == 'valid')] = pv
+        iv = np.flatnonzero(split == 'valid'); oof_sum[r, iv] += pv; oof_n[r, iv] += 1
         if test_dl is not None:
             pt, yt = predict_plain(learn.model, test_dl, tta=tta)
             ptest = pt if ptest is None else ptest + pt
-        hist.append(history(learn).assign(member=m)); states.append({n: t.cpu() for n, t in learn.model.state_dict().items()})
+        hist.append(history(learn).assign(member=j)); states.append({n: t.cpu() for n, t in learn.model.state_dict().items()})
         member_s.append(time.perf_counter() - tm)
         if guard.hit: stopped = True; break
     n_members = len(states)
-    held = ~np.isnan(oof[:, 0])
+    repeats = -(-n_members//k)   # cross-fits begun (the last may be partial: its trained folds get a second prediction)
+    held = oof_n.sum(0) > 0
+    oof = np.full((len(df), base.c), np.nan); oof[held] = oof_sum.sum(0)[held]/oof_n.sum(0)[held][:, None]   # mean over repeats
     vocab = [str(v) for v in base.vocab]
     o2i = {v: i for i, v in enumerate(vocab)}
     y_all = np.array([o2i[str(l)] for l in df['label']])
@@ -219,13 +301,13 @@ def train_source(data,                 # a folder, CSV, MedMNIST .npz or DICOM f
     if ptest is not None: ptest = ptest/n_members; res['test'] = report_metrics(yt, ptest, thr)
     name = f"{Path(str(data)).stem}_{strategy}_{arch}" if not isinstance(data, pd.DataFrame) else f"dataframe_{strategy}_{arch}"
     run_dir = new_run_dir(out, name)   # out/name, else out/name-2, ...: two runs never share a folder
-    info = dict(members=n_members, folds=k, held_out=int(held.sum()), held_out_note="valid = out-of-fold predictions: each "
-                "image predicted by the member that did not train on it", threshold_rule='balanced' if thr is not None else None,
+    info = dict(members=n_members, folds=k, repeats=repeats, held_out=int(held.sum()), held_out_note="valid = out-of-fold predictions: each "
+                "image predicted by the member that did not train on it" + (" (the mean over repeats)" if repeats > 1 else ''), threshold_rule='balanced' if thr is not None else None,
                 threshold_how=THRESHOLD_HOW if thr is not None else None,
                 budget_stopped=stopped, tta=tta)
     cfg = dict(data=str(data) if not isinstance(data, pd.DataFrame) else 'DataFrame', arch=arch, strategy=strategy, size=size,
                weights=None if weights is None else str(weights),
-               epochs=epochs, bs=bs, seed=seed, minutes=minutes, device=str(learn.dls.device), precision=learn.config['precision'],
+               epochs=epochs, epochs_wanted=epochs_wanted, seconds_per_image=spi, bs=bs, seed=seed, minutes=minutes, device=str(learn.dls.device), precision=learn.config['precision'],
                vocab=vocab, n_in=learn.config['n_in'], n_classes=base.c, strategy_source=source,
                recommendation=None if rec is None else rec.strategy, recommendation_reason=None if rec is None else rec.reason,
                similarity=None if sim is None else sim.similarity,
@@ -233,7 +315,9 @@ def train_source(data,                 # a folder, CSV, MedMNIST .npz or DICOM f
                device_recipe=recipe, lr=learn.base_lr, **info)
     (run_dir/'config.json').write_text(json.dumps(cfg, indent=2, default=jsonable))
     pd.concat(hist, ignore_index=True).to_csv(run_dir/'history.csv', index=False)
-    pd.DataFrame(dict(label=yv, fold=(fold_of if k > 1 else np.zeros(len(fold_of), int))[held[pool_ix]],
+    by_repeat = {f'repeat{r}_prob_{vocab[-1]}': np.where(oof_n[r, held] > 0, oof_sum[r, held, -1]/np.maximum(oof_n[r, held], 1), np.nan)
+                 for r in range(repeats) if repeats > 1}   # each repeat's own out-of-fold prediction (NaN where it did not get there)
+    pd.DataFrame(dict(label=yv, fold=(fold_of if k > 1 else np.zeros(len(fold_of), int))[held[pool_ix]], **by_repeat,
                       **{f'prob_{v}': pv[:, i] for i, v in enumerate(vocab)})).to_csv(run_dir/'valid_predictions.csv', index=False)
     (run_dir/'metrics.json').write_text(json.dumps({**res, **info}, indent=2, default=jsonable))
     for split, yy, pp in [('valid', yv, pv)] + ([('test', yt, ptest)] if ptest is not None else []):
@@ -245,7 +329,7 @@ def train_source(data,                 # a folder, CSV, MedMNIST .npz or DICOM f
     mark_run_complete(run_dir, members=n_members)   # last: a folder without it is never read as a finished run
     res = dict(run_dir=str(run_dir), strategy=strategy, arch=arch, seconds=round(time.perf_counter()-t0, 1), **res, **info)
     if verbose:
-        print(f"{n_members} of {k} members trained" + (" (time budget reached)" if stopped else '') +
+        print(f"{n_members} of {n_plan} members trained" + (" (time budget reached)" if stopped else '') +
               f"; {int(held.sum())} images held out for validation (out-of-fold)")
         for split in ('valid', 'test'):
             if split in res: print(f"{split}: " + ", ".join(f"{c} {res[split][c]:.3f}" for c in METRIC_COLUMNS)

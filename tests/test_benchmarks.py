@@ -72,3 +72,30 @@ def test_batch_pipeline_runs(tmp_path):
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-4000:]
     row = json.loads(out.read_text())['results'][0]
     assert row['device'] == 'cpu' and row['fastai_aug_transforms_ms_per_batch'] > 0 and row['batch_augment_ms_per_batch'] > 0
+
+def test_recipe_cv_metrics_and_bootstrap_match_sklearn():
+    "benchmarks/recipe_cv.py: its operating-point metrics are sklearn's, and each bootstrap resample keeps the class counts."
+    import numpy as np
+    from sklearn import metrics as skm
+    m = _bench_module('recipe_cv')
+    rng = np.random.RandomState(0); y = rng.randint(0, 2, 300); p = np.clip(0.3*y + 0.7*rng.rand(300), 0, 1)
+    r, pred = m.at(y, p, 0.45), (p >= 0.45).astype(int)
+    assert r['accuracy'] == pytest.approx(skm.accuracy_score(y, pred))
+    assert r['sensitivity'] == pytest.approx(skm.recall_score(y, pred)) and r['specificity'] == pytest.approx(skm.recall_score(y, pred, pos_label=0))
+    assert r['balanced_accuracy'] == pytest.approx(skm.balanced_accuracy_score(y, pred))
+    for ix in m.boot_ix(y, 3):
+        assert len(ix) == len(y) and (y[ix] == 1).sum() == (y == 1).sum()
+
+def test_heldout_epochs_summary_pairs_seeds():
+    "benchmarks/heldout_epochs.py: the paired difference is over the seeds both epoch counts have, with a t-interval (hand-computed)."
+    import numpy as np
+    m = _bench_module('heldout_epochs')
+    y = [0, 0, 1, 1]
+    runs = [dict(epochs=e, seed=s, auc=a, seconds=1.0, label=y, prob=[0.1, 0.4, 0.35, 0.8])
+            for e, s, a in [(4, 0, 0.90), (4, 1, 0.92), (4, 2, 0.91), (12, 0, 0.93), (12, 1, 0.94)]]
+    s = m.summarise(runs)
+    d = s['12']['minus_4_epochs']
+    assert d['seeds'] == [0, 1] and d['mean'] == pytest.approx(0.025)
+    half = 12.706204736174707*np.std([0.03, 0.02], ddof=1)/np.sqrt(2)    # t(0.975, 1 df)
+    assert d['ci95'] == pytest.approx([0.025 - half, 0.025 + half])
+    assert s['4']['ensemble_auc'] == pytest.approx(0.75)                  # 0.35 < 0.4: one of four pairs out of order
