@@ -202,7 +202,7 @@ def build_parser()->argparse.ArgumentParser:
     t.add_argument('--folds', type=positive_int, default=None,
                    help='members of the cross-fitted ensemble, each holding out one fold (default: 5); 1 = one network on the given split')
     t.add_argument('--repeats', type=positive_int, default=None,
-                   help='cross-fit this many times, each with its own cut of the folds: folds x repeats members (default: as many members as the time budget has room for after the epochs, up to 3 cross-fits)')
+                   help='cross-fit this many times, each with its own cut of the folds: folds x repeats members (default: as many members as the time budget has room for after the epochs, up to 2 cross-fits)')
     t.add_argument('--no-tta', action='store_true', help='predict without averaging each image with its mirror image')
     t.add_argument('--compile', action='store_true',
                    help='CUDA only: torch.compile each member (not measured yet, so off by default; on CUDA the batch size, '

@@ -38,7 +38,7 @@ TRAIN_FOLDS = 5      # members of the cross-fitted ensemble (each holds out one 
 TRAIN_MINUTES = 13.0 # default time budget of the training part (loading, evaluation and plots come on top)
 MIN_PER_CLASS = 2    # images of each class that every member's training set and the validation (held-out) set need at least
 TRAIN_STEPS = 48000  # images seen per member: epochs = TRAIN_STEPS / training images, 4 to 30 (12 at 4,000), fewer if the budget is short
-TRAIN_REPEATS = 3    # cross-fits at most when the budget has room for more members after the data's epochs
+TRAIN_REPEATS = 2    # cross-fits at most when the budget has room for more members after the data's epochs (2 measured; a small set stays quick)
 BUDGET_MARGIN = 1.15 # planned training time x this must fit the budget (a member cut short by the deadline ends mid-schedule)
 FORWARD_SHARE = 1/3  # an image's evaluation (forward only) costs about this share of its training step (forward + backward + update)
 THRESHOLD_HOW = ("sensitivity = specificity on the out-of-fold predictions (choose_threshold rule='balanced'): the best "
