@@ -29,10 +29,10 @@ def one(args):
                 seconds=round(time.perf_counter() - t, 1), label=p['label'].tolist(), prob=p.iloc[:, -1].round(5).tolist())
 
 def tint(xs):
+    "The 95 % Student-t interval of the mean of `xs` (`medcnn_tl.lab.mean_interval`); None for fewer than two."
     if len(xs) < 2: return None
-    from scipy import stats
-    h = stats.t.ppf(0.975, len(xs) - 1)*statistics.stdev(xs)/math.sqrt(len(xs)); m = statistics.mean(xs)
-    return [m - h, m + h]
+    from medcnn_tl.lab import mean_interval
+    m, h = mean_interval(xs); return [m - h, m + h]
 
 def boot_auc(y, p, n=2000, seed=0):
     from sklearn.metrics import roc_auc_score

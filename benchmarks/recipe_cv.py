@@ -19,9 +19,16 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from sklearn.metrics import roc_auc_score
 
-def at(y, p, t):
-    pred = (p >= t).astype(int); sens = (pred[y == 1] == 1).mean(); spec = (pred[y == 0] == 0).mean()
-    return dict(accuracy=(pred == y).mean(), sensitivity=sens, specificity=spec, balanced_accuracy=(sens + spec)/2)
+KEYS = ('accuracy', 'sensitivity', 'specificity', 'balanced_accuracy')
+
+def point(y, p, t, prevalence=None):
+    "AUC, and the metrics at threshold `t` and at the argmax (`medcnn_tl.interpret.report_metrics`); with `prevalence`, the accuracy there."
+    from medcnn_tl.interpret import report_metrics
+    r = report_metrics(y, np.c_[1 - p, p], t)
+    out = dict(auc=r['auc'], **{f'{k}_at_threshold': r[k] for k in KEYS}, **{f'{k}_at_argmax': r[f'{k}_argmax'] for k in KEYS})
+    if prevalence is not None:
+        out[f'accuracy_at_threshold_prevalence_{prevalence}'] = prevalence*r['sensitivity'] + (1 - prevalence)*r['specificity']
+    return out
 
 def boot_ix(y, n, seed=0):
     rng = np.random.RandomState(seed); pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
@@ -33,18 +40,9 @@ def one_run(d, boot, prevalence):
     d = Path(d); m = json.loads((d/'metrics.json').read_text()); c = json.loads((d/'config.json').read_text())
     v = pd.read_csv(d/'valid_predictions.csv'); pos = c['vocab'][-1]
     y, p = v['label'].to_numpy(), v[f'prob_{pos}'].to_numpy(); t = m['valid']['threshold']
-    est = dict(auc=roc_auc_score(y, p), **{f'{k}_at_threshold': x for k, x in at(y, p, t).items()},
-               **{f'{k}_at_argmax': x for k, x in at(y, p, 0.5).items()})
-    if prevalence is not None:
-        f = lambda yy, pp: prevalence*at(yy, pp, t)['sensitivity'] + (1 - prevalence)*at(yy, pp, t)['specificity']
-        est[f'accuracy_at_threshold_prevalence_{prevalence}'] = f(y, p)
-    bs = {k: [] for k in est}
+    est, bs = point(y, p, t, prevalence), {}
     for i in boot_ix(y, boot):
-        yy, pp = y[i], p[i]; bs['auc'].append(roc_auc_score(yy, pp))
-        for k, x in at(yy, pp, t).items(): bs[f'{k}_at_threshold'].append(x)
-        for k, x in at(yy, pp, 0.5).items(): bs[f'{k}_at_argmax'].append(x)
-        if prevalence is not None: bs[f'accuracy_at_threshold_prevalence_{prevalence}'].append(
-            prevalence*at(yy, pp, t)['sensitivity'] + (1 - prevalence)*at(yy, pp, t)['specificity'])
+        for k, x in point(y[i], p[i], t, prevalence).items(): bs.setdefault(k, []).append(x)
     out = dict(run=d.name, data=c['data'], n=len(y), positive=pos, prevalence=float((y == 1).mean()), threshold=t,
                threshold_rule=m.get('threshold_rule'), members=m['members'], folds=m['folds'], repeats=m.get('repeats', 1),
                epochs=c['epochs'], epochs_wanted=c.get('epochs_wanted'), size=c['size'], seconds=c.get('member_seconds'),

@@ -129,8 +129,9 @@ def budget_epochs(epochs:int,             # epochs wanted per member
                   margin:float=BUDGET_MARGIN
                  )->int:
     "The epochs per member (at most `epochs`, at least 1) for which `members` members fit in `seconds` with `margin` to spare."
-    one = member_seconds(1, n_train, n_held, n_test, seconds_per_image, tta) - member_seconds(0, n_train, n_held, n_test, seconds_per_image, tta)
-    fit = math.floor((seconds/margin/members - member_seconds(0, n_train, n_held, n_test, seconds_per_image, tta))/one)
+    fixed = member_seconds(0, n_train, n_held, n_test, seconds_per_image, tta)          # predictions only
+    per_epoch = member_seconds(1, n_train, n_held, n_test, seconds_per_image, tta) - fixed
+    fit = math.floor((seconds/margin/members - fixed)/per_epoch)
     return int(max(1, min(epochs, fit)))
 
 def budget_members(folds:int,            # members of one cross-fit (at least this many are planned)

@@ -79,10 +79,13 @@ def test_recipe_cv_metrics_and_bootstrap_match_sklearn():
     from sklearn import metrics as skm
     m = _bench_module('recipe_cv')
     rng = np.random.RandomState(0); y = rng.randint(0, 2, 300); p = np.clip(0.3*y + 0.7*rng.rand(300), 0, 1)
-    r, pred = m.at(y, p, 0.45), (p >= 0.45).astype(int)
-    assert r['accuracy'] == pytest.approx(skm.accuracy_score(y, pred))
-    assert r['sensitivity'] == pytest.approx(skm.recall_score(y, pred)) and r['specificity'] == pytest.approx(skm.recall_score(y, pred, pos_label=0))
-    assert r['balanced_accuracy'] == pytest.approx(skm.balanced_accuracy_score(y, pred))
+    r, pred = m.point(y, p, 0.45, prevalence=0.25), (p >= 0.45).astype(int)
+    assert r['auc'] == pytest.approx(skm.roc_auc_score(y, p))
+    assert r['accuracy_at_threshold'] == pytest.approx(skm.accuracy_score(y, pred))
+    sens, spec = skm.recall_score(y, pred), skm.recall_score(y, pred, pos_label=0)
+    assert (r['sensitivity_at_threshold'], r['specificity_at_threshold']) == pytest.approx((sens, spec))
+    assert r['balanced_accuracy_at_argmax'] == pytest.approx(skm.balanced_accuracy_score(y, p >= 0.5))
+    assert r['accuracy_at_threshold_prevalence_0.25'] == pytest.approx(0.25*sens + 0.75*spec)   # a quarter positive
     for ix in m.boot_ix(y, 3):
         assert len(ix) == len(y) and (y[ix] == 1).sum() == (y == 1).sum()
 
